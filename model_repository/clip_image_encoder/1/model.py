@@ -1,0 +1,9 @@
+"""Triton python-backend entry point: CLIP vision tower (ONNX, L2 in the graph) (logic in babelrag.inference)."""
+
+import triton_python_backend_utils as pb_utils
+
+from babelrag.inference.triton_adapters import ImageEncoderModel
+
+
+class TritonPythonModel(ImageEncoderModel):
+    pb = pb_utils

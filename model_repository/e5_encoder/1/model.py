@@ -1,0 +1,9 @@
+"""Triton python-backend entry point: E5 encoder (ONNX, mean pooling + L2 in the graph) (logic in babelrag.inference)."""
+
+import triton_python_backend_utils as pb_utils
+
+from babelrag.inference.triton_adapters import TextEncoderModel
+
+
+class TritonPythonModel(TextEncoderModel):
+    pb = pb_utils

@@ -1,0 +1,113 @@
+"""ONNX export and the onnxruntime side of parity checks.
+
+Export uses the TorchScript-based exporter (``torch.onnx.export(..., dynamo=False)``): on these
+machines it was about 20x faster than the dynamo exporter and reliable (shared FINDINGS). Tracing
+records one execution, so every export is made with a batch of at least two *padded* sequences
+(so neither the batch axis nor the attention-mask path is specialised away), with batch and
+sequence axes declared dynamic, and every build then checks the exported graph on batches of other
+shapes — see the ``parity`` figures in the manifest.
+
+Warnings raised while tracing (``TracerWarning`` and friends) are not errors: they mark Python
+control flow that the trace froze. They are collected, de-duplicated and stored in the manifest's
+``export_notes``; the multi-shape parity checks are what decide whether the graph is right.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+#: ONNX opset of every exported graph (LayerNormalization is native from 17; onnxruntime >= 1.14).
+OPSET = 17
+_MAX_NOTES = 20
+
+
+def export(
+    module: torch.nn.Module,
+    example_inputs: tuple[torch.Tensor, ...],
+    path: Path,
+    *,
+    input_names: Sequence[str],
+    output_names: Sequence[str],
+    dynamic_axes: Mapping[str, Mapping[int, str]],
+) -> list[str]:
+    """Export ``module`` to ``path`` and validate the file with ``onnx.checker``.
+
+    Returns the distinct warning messages emitted while tracing.
+    """
+    import onnx  # noqa: PLC0415
+    import torch  # noqa: PLC0415
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    module.eval()
+    # nn.MultiheadAttention (open_clip's ViT) takes a fused fast path in eval/no-grad mode whose
+    # operator (aten::_native_multi_head_attention) has no ONNX symbolic; trace the plain path.
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with warnings.catch_warnings(record=True) as caught, torch.no_grad():
+            warnings.simplefilter("always")
+            _export(module, example_inputs, path, input_names, output_names, dynamic_axes)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+    onnx.checker.check_model(str(path))
+    notes: list[str] = []
+    for item in caught:
+        text = f"{item.category.__name__}: {str(item.message).strip().splitlines()[0][:240]}"
+        if text not in notes:
+            notes.append(text)
+    return notes[:_MAX_NOTES]
+
+
+def _export(
+    module: torch.nn.Module,
+    example_inputs: tuple[torch.Tensor, ...],
+    path: Path,
+    input_names: Sequence[str],
+    output_names: Sequence[str],
+    dynamic_axes: Mapping[str, Mapping[int, str]],
+) -> None:
+    import torch  # noqa: PLC0415
+
+    torch.onnx.export(
+        module,
+        example_inputs,
+        str(path),
+        input_names=list(input_names),
+        output_names=list(output_names),
+        dynamic_axes={k: dict(v) for k, v in dynamic_axes.items()},
+        opset_version=OPSET,
+        do_constant_folding=True,
+        dynamo=False,
+    )
+
+
+class OnnxModel:
+    """An onnxruntime CPU session on one exported encoder."""
+
+    def __init__(self, path: Path) -> None:
+        import onnxruntime as ort  # noqa: PLC0415
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input_names = [i.name for i in self._session.get_inputs()]
+        self.output_names = [o.name for o in self._session.get_outputs()]
+
+    def __call__(self, **inputs: np.ndarray) -> np.ndarray:
+        feed = {name: inputs[name] for name in self.input_names}
+        (out,) = self._session.run(["embedding"], feed)
+        return np.asarray(out, dtype=np.float32)
+
+
+def max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    if a.shape != b.shape:
+        raise ValueError(f"shape mismatch: {a.shape} vs {b.shape}")
+    return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)))) if a.size else 0.0

@@ -1,0 +1,1 @@
+"""Running Triton locally and calling its models."""
