@@ -1,0 +1,1 @@
+"""The gRPC gateway: the product's front door."""
