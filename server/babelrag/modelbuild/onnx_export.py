@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 #: ONNX opset of every exported graph (LayerNormalization is native from 17; onnxruntime >= 1.14).
 OPSET = 17
+#: Bump when this module's output changes for the same inputs (part of every component's recipe).
+EXPORT_VERSION = 2
 _MAX_NOTES = 20
 
 
@@ -42,8 +44,8 @@ def export(
 
     Returns the distinct warning messages emitted while tracing.
     """
-    import onnx  # noqa: PLC0415
-    import torch  # noqa: PLC0415
+    import onnx
+    import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
     module.eval()
@@ -55,8 +57,12 @@ def export(
         with warnings.catch_warnings(record=True) as caught, torch.no_grad():
             warnings.simplefilter("always")
             _export(module, example_inputs, path, input_names, output_names, dynamic_axes)
+        with torch.no_grad():
+            reference_out = module(*example_inputs)
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
+    outputs = reference_out if isinstance(reference_out, (tuple, list)) else (reference_out,)
+    _fix_static_output_dims(path, output_names, [tuple(o.shape) for o in outputs], dynamic_axes)
     onnx.checker.check_model(str(path))
     notes: list[str] = []
     for item in caught:
@@ -64,6 +70,33 @@ def export(
         if text not in notes:
             notes.append(text)
     return notes[:_MAX_NOTES]
+
+
+def _fix_static_output_dims(
+    path: Path,
+    output_names: Sequence[str],
+    shapes: Sequence[tuple[int, ...]],
+    dynamic_axes: Mapping[str, Mapping[int, str]],
+) -> None:
+    """Record the traced size of every non-dynamic output axis (the exporter leaves e.g. the
+    embedding width symbolic after a division), so the graph states ``[batch, d]`` exactly."""
+    import onnx
+
+    model = onnx.load(str(path))
+    by_name = {o.name: o for o in model.graph.output}
+    changed = False
+    for name, shape in zip(output_names, shapes, strict=True):
+        dims = by_name[name].type.tensor_type.shape.dim
+        if len(dims) != len(shape):
+            raise RuntimeError(f"exported output {name} has rank {len(dims)}, traced rank {len(shape)}")
+        for axis, size in enumerate(shape):
+            if axis in dynamic_axes.get(name, {}):
+                continue
+            if dims[axis].dim_value != size:
+                dims[axis].dim_value = size  # replaces any dim_param
+                changed = True
+    if changed:
+        onnx.save(model, str(path))
 
 
 def _export(
@@ -74,7 +107,7 @@ def _export(
     output_names: Sequence[str],
     dynamic_axes: Mapping[str, Mapping[int, str]],
 ) -> None:
-    import torch  # noqa: PLC0415
+    import torch
 
     torch.onnx.export(
         module,
@@ -93,7 +126,7 @@ class OnnxModel:
     """An onnxruntime CPU session on one exported encoder."""
 
     def __init__(self, path: Path) -> None:
-        import onnxruntime as ort  # noqa: PLC0415
+        import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.log_severity_level = 3

@@ -44,11 +44,12 @@ CLIP_TEXTS: tuple[str, ...] = (
 
 def images() -> list[Image.Image]:
     """Deterministic synthetic images: sizes, aspect ratios and modes a server receives."""
-    from PIL import Image  # noqa: PLC0415
+    from PIL import Image
 
     rng = np.random.default_rng(20240601)
     out: list[Image.Image] = []
-    for height, width, mode in ((240, 320, "RGB"), (300, 200, "RGB"), (224, 224, "RGB"), (97, 413, "L"), (64, 64, "RGBA")):
+    shapes = ((240, 320, "RGB"), (300, 200, "RGB"), (224, 224, "RGB"), (97, 413, "L"), (64, 64, "RGBA"))
+    for height, width, mode in shapes:
         yy, xx = np.mgrid[0:height, 0:width]
         base = np.stack([xx * 255 // max(width - 1, 1), yy * 255 // max(height - 1, 1), (xx + yy) % 256], axis=-1)
         noisy = np.clip(base + rng.integers(-40, 40, size=base.shape), 0, 255).astype(np.uint8)

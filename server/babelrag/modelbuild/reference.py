@@ -94,10 +94,10 @@ def average_pool(last_hidden_state, attention_mask):
     return hidden.sum(dim=1) / attention_mask.sum(dim=1)[..., None]
 
 
-class _E5:
+class E5Reference:
     def __init__(self, root: Path) -> None:
-        import torch  # noqa: PLC0415
-        from transformers import AutoModel, XLMRobertaTokenizerFast  # noqa: PLC0415
+        import torch
+        from transformers import AutoModel, XLMRobertaTokenizerFast
 
         tokenizer_dir = root / E5_TOKENIZER_DIR
         model_dir = root / E5_REFERENCE_DIR
@@ -120,8 +120,8 @@ class _E5:
         return [list(ids) for ids in enc["input_ids"]]
 
     def embed(self, texts: Sequence[str], kind: str) -> np.ndarray:
-        import torch  # noqa: PLC0415
-        import torch.nn.functional as F  # noqa: PLC0415, N812
+        import torch
+        import torch.nn.functional as F
 
         prefixed = self.prefixed(texts, kind)
         out = []
@@ -142,9 +142,9 @@ class _E5:
         return np.concatenate(out, axis=0) if out else np.zeros((0, self.dim), np.float32)
 
 
-class _Clip:
+class ClipReference:
     def __init__(self, root: Path) -> None:
-        import open_clip  # noqa: PLC0415
+        import open_clip
 
         reference_dir = root / CLIP_REFERENCE_DIR
         if not (reference_dir / OPEN_CLIP_WEIGHTS).is_file():
@@ -158,7 +158,7 @@ class _Clip:
         self.dim = int(self.model.text.output_dim)
 
     def preprocess_images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        import torch  # noqa: PLC0415
+        import torch
 
         if not images:
             size = self.preprocess_cfg["size"]
@@ -167,7 +167,7 @@ class _Clip:
         return torch.stack([self.preprocess(img) for img in images]).numpy().astype(np.float32)
 
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        import torch  # noqa: PLC0415
+        import torch
 
         out = []
         with torch.inference_mode():
@@ -180,7 +180,7 @@ class _Clip:
         return self.tokenizer(list(texts)).numpy().astype(np.int64)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        import torch  # noqa: PLC0415
+        import torch
 
         out = []
         with torch.inference_mode():
@@ -196,23 +196,23 @@ class Reference:
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = Path(out_dir)
         self._lock = threading.Lock()
-        self._e5: _E5 | None = None
-        self._clip: _Clip | None = None
+        self._e5: E5Reference | None = None
+        self._clip: ClipReference | None = None
 
     @property
     def manifest(self) -> Manifest | None:
         return Manifest.load(self.out_dir)
 
-    def _get_e5(self) -> _E5:
+    def _get_e5(self) -> E5Reference:
         with self._lock:
             if self._e5 is None:
-                self._e5 = _E5(self.out_dir)
+                self._e5 = E5Reference(self.out_dir)
             return self._e5
 
-    def _get_clip(self) -> _Clip:
+    def _get_clip(self) -> ClipReference:
         with self._lock:
             if self._clip is None:
-                self._clip = _Clip(self.out_dir)
+                self._clip = ClipReference(self.out_dir)
             return self._clip
 
     # ---- E5 text embeddings

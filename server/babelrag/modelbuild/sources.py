@@ -79,7 +79,7 @@ def xlmr_tokenizer_json() -> Path:
     base = _module_dir(_XLMR_TOKENIZER_MODULE, XLMR_TOKENIZER_PACKAGE)
     candidates: list[Path] = []
     try:
-        import semantra_multilingual  # noqa: PLC0415 - optional dependency
+        import semantra_multilingual
 
         get_dir = getattr(semantra_multilingual, "get_asset_dir", None)
         if callable(get_dir):
@@ -144,7 +144,7 @@ def probe_hub(repo_id: str, timeout_s: float = HUB_PROBE_TIMEOUT_S) -> HubProbe:
     if hub_offline_forced():
         return HubProbe(repo_id, False, "hub access disabled by HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE")
     try:
-        import huggingface_hub  # noqa: PLC0415 - comes with transformers
+        import huggingface_hub
     except ImportError:
         return HubProbe(repo_id, False, "huggingface_hub is not installed")
 

@@ -83,7 +83,7 @@ def clean_text(text: str, mode: str) -> str:
         return text
     if mode == "whitespace":
         try:
-            import ftfy  # noqa: PLC0415 - only this mode needs it
+            import ftfy
         except ImportError as exc:  # pragma: no cover - ftfy is an open_clip dependency
             raise RuntimeError("clean='whitespace' needs the 'ftfy' package (as open_clip does)") from exc
         text = ftfy.fix_text(text)
@@ -97,7 +97,7 @@ class ArtifactTokenizer:
     """Tokeniser for one built tokenizer directory (``tokenizer.json`` + ``tokenizer_config.json``)."""
 
     def __init__(self, directory: Path) -> None:
-        from tokenizers import Tokenizer  # noqa: PLC0415
+        from tokenizers import Tokenizer
 
         self.directory = Path(directory)
         self.config = TokenizerConfig.load(self.directory)
@@ -128,10 +128,8 @@ class ArtifactTokenizer:
     def __call__(self, texts: Sequence[str], kind: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(input_ids, attention_mask)``, both int64 ``[batch, seq]``, padded per the config."""
         rows = self.ids(texts, kind)
-        if self.config.pad_to_max_length:
-            width = self.config.max_length
-        else:
-            width = max((len(r) for r in rows), default=0)
+        longest = max((len(r) for r in rows), default=0)
+        width = self.config.max_length if self.config.pad_to_max_length else longest
         input_ids = np.full((len(rows), width), self.config.pad_id, dtype=np.int64)
         attention_mask = np.zeros((len(rows), width), dtype=np.int64)
         for i, row in enumerate(rows):
