@@ -32,8 +32,13 @@ def triton_server(tiny_layout: ProfileLayout, tmp_path_factory: pytest.TempPathF
     """A real tritonserver serving the tiny profile's encoders on free ports."""
     from babelrag.triton.launcher import TritonPorts, TritonServer
 
+    from babelrag.gateway.server import served_models
+
     server = TritonServer(
-        tiny_layout.repository, ports=TritonPorts.free(), runtime_dir=tmp_path_factory.mktemp("triton-runtime")
+        tiny_layout.repository,
+        models=served_models(tiny_layout),
+        ports=TritonPorts.free(),
+        runtime_dir=tmp_path_factory.mktemp("triton-runtime"),
     )
     server.start()
     yield server
@@ -45,3 +50,15 @@ def tiny_reference(tiny_layout: ProfileLayout):
     from babelrag.modelbuild.reference import load_reference
 
     return load_reference(tiny_layout.root)
+
+
+@pytest.fixture(scope="session")
+def gateway(triton_server, tiny_layout: ProfileLayout, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """The real gateway (tiny models on the session's Triton, LanceDB in a temp dir), in a thread."""
+    from tests.gateway_harness import GatewayHandle
+
+    handle = GatewayHandle.launch(
+        tmp_path_factory.mktemp("gateway-data"), tiny_layout.root.parent, triton_server.grpc_url
+    )
+    yield handle
+    handle.close()

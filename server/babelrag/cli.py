@@ -160,7 +160,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port = await gateway.start()
         print(f"BabelRAG gateway listening on {settings.host}:{port} (profile {settings.profile}, store {settings.store})", flush=True)
         print(f"Triton: {gateway.triton_url}; metrics: http://{settings.host}:{settings.metrics_port}/metrics", flush=True)
-        print(f"admin credential: {gateway.admin_credential.describe()}", flush=True)
+        credential = gateway.admin_credential
+        where = f"file {credential.path}" if credential.path else "$BABELRAG_ADMIN_KEY"
+        print(f"admin credential ({credential.source}): {where}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

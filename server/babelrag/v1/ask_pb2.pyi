@@ -62,7 +62,7 @@ class AnswerDelta(_message.Message):
     def __init__(self, text: _Optional[str] = ...) -> None: ...
 
 class AnswerFinal(_message.Message):
-    __slots__ = ("answer", "citations", "context", "question_language", "question_language_confidence", "answer_language", "detected_answer_language", "answer_language_ok", "timings", "prompt_tokens", "completion_tokens", "finish_reason", "no_answer_in_sources", "model")
+    __slots__ = ("answer", "citations", "context", "question_language", "question_language_confidence", "answer_language", "detected_answer_language", "answer_language_ok", "timings", "prompt_tokens", "completion_tokens", "finish_reason", "no_answer_in_sources", "model", "images_seen")
     ANSWER_FIELD_NUMBER: _ClassVar[int]
     CITATIONS_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
@@ -77,6 +77,7 @@ class AnswerFinal(_message.Message):
     FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
     NO_ANSWER_IN_SOURCES_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    IMAGES_SEEN_FIELD_NUMBER: _ClassVar[int]
     answer: str
     citations: _containers.RepeatedCompositeFieldContainer[Citation]
     context: _containers.RepeatedCompositeFieldContainer[Citation]
@@ -91,7 +92,8 @@ class AnswerFinal(_message.Message):
     finish_reason: str
     no_answer_in_sources: bool
     model: str
-    def __init__(self, answer: _Optional[str] = ..., citations: _Optional[_Iterable[_Union[Citation, _Mapping]]] = ..., context: _Optional[_Iterable[_Union[Citation, _Mapping]]] = ..., question_language: _Optional[str] = ..., question_language_confidence: _Optional[float] = ..., answer_language: _Optional[str] = ..., detected_answer_language: _Optional[str] = ..., answer_language_ok: bool = ..., timings: _Optional[_Union[_common_pb2.StageTimings, _Mapping]] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., finish_reason: _Optional[str] = ..., no_answer_in_sources: bool = ..., model: _Optional[str] = ...) -> None: ...
+    images_seen: int
+    def __init__(self, answer: _Optional[str] = ..., citations: _Optional[_Iterable[_Union[Citation, _Mapping]]] = ..., context: _Optional[_Iterable[_Union[Citation, _Mapping]]] = ..., question_language: _Optional[str] = ..., question_language_confidence: _Optional[float] = ..., answer_language: _Optional[str] = ..., detected_answer_language: _Optional[str] = ..., answer_language_ok: bool = ..., timings: _Optional[_Union[_common_pb2.StageTimings, _Mapping]] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., finish_reason: _Optional[str] = ..., no_answer_in_sources: bool = ..., model: _Optional[str] = ..., images_seen: _Optional[int] = ...) -> None: ...
 
 class AskResponse(_message.Message):
     __slots__ = ("delta", "final")

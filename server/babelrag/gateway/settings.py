@@ -1,0 +1,95 @@
+"""Gateway configuration: defaults, then a TOML file, then ``BABELRAG_*`` environment variables.
+
+Every setting has one name used in all three places: the TOML key ``[gateway] port = 50051`` is the
+environment variable ``BABELRAG_PORT``. Secrets are never stored in the file: the Weaviate API key
+is read from the environment variable named by ``weaviate_api_key_env``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "BABELRAG_"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    # where things are
+    data_dir: Path = Path("data")
+    #: Where built model profiles live (default: <data_dir>/models).
+    models_dir: Path | None = None
+    profile: str = "default"
+    host: str = "127.0.0.1"
+    port: int = 50051
+    metrics_port: int = 9464  # 0 disables the Prometheus endpoint
+    # Triton: empty = start a local tritonserver on the profile's repository
+    triton_url: str = ""
+    triton_timeout_s: float = 30.0
+    # storage
+    store: str = "lancedb"  # "lancedb" | "weaviate"
+    weaviate_url: str = ""
+    weaviate_api_key_env: str = "WEAVIATE_API_KEY"
+    # limits
+    max_item_bytes: int = 32 * 1024 * 1024
+    max_question_chars: int = 4000
+    max_images: int = 4
+    max_image_bytes: int = 10 * 1024 * 1024
+    max_ingest_items: int = 1000
+    # retrieval and answering defaults
+    top_k: int = 8
+    alpha: float = 0.7
+    max_tokens: int = 256
+    chunk_tokens: int = 200
+    chunk_overlap_tokens: int = 40
+    generator_context_tokens: int = 2048
+    language_detector: str = "langdetect"  # more accurate than lingua on XQuAD with our script rules (bench/langid_xquad.py)
+    # caches
+    embedding_cache_size: int = 4096
+    retrieval_cache_size: int = 1024
+    # operations
+    shutdown_grace_s: float = 10.0
+    log_format: str = "text"  # "text" | "json"
+
+    @property
+    def profile_root(self) -> Path:
+        return Path(self.models_dir or Path(self.data_dir) / "models") / self.profile
+
+    @property
+    def context_budget_tokens(self) -> int:
+        """Passages get at most about half of the generator's window (the rest: prompt + answer)."""
+        return self.generator_context_tokens // 2
+
+    @classmethod
+    def load(cls, config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {}
+        if config_file:
+            raw = tomllib.loads(Path(config_file).read_text())
+            values.update(raw.get("gateway", raw))
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for name in fields:
+            env = os.environ.get(ENV_PREFIX + name.upper())
+            if env is not None and env != "":
+                values[name] = env
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - set(fields)
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return cls(**{name: _coerce(fields[name], value) for name, value in values.items()})
+
+
+def _coerce(field: dataclasses.Field, value: Any) -> Any:
+    kind = (field.type if isinstance(field.type, str) else field.type.__name__).split(" |")[0]
+    try:
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "Path":
+            return Path(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"setting {field.name}: {value!r} is not a valid {kind}") from None
