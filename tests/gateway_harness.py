@@ -39,11 +39,11 @@ class GatewayHandle:
         self.gateway: Gateway | None = None
 
     @classmethod
-    def launch(cls, data_dir: Path, models_dir: Path, triton_url: str, **overrides) -> GatewayHandle:
+    def launch(cls, data_dir: Path, models_dir: Path, triton_url: str, *, profile: str = "tiny", **overrides) -> GatewayHandle:
         settings = Settings(
             data_dir=data_dir,
             models_dir=models_dir,
-            profile="tiny",
+            profile=profile,
             port=free_port(),
             metrics_port=free_port(),
             triton_url=triton_url,

@@ -4,6 +4,7 @@
     babelrag-server models info  --profile P
     babelrag-server triton       --profile P [--grpc-port N] [--config-name gpu]
     babelrag-server serve        --profile P [--port 50051] [--data DIR] [--config FILE] [--triton-url URL]
+    babelrag-server admin        tenants create NAME | keys issue TENANT | quota set ...  (admin key from --data)
     babelrag-server demo         --profile P
 """
 
@@ -13,6 +14,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -57,6 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--metrics-port", type=int, help="Prometheus port (default 9464, 0 = off)")
     serve.add_argument("--triton-url", help="use this Triton (host:port) instead of starting one")
     serve.set_defaults(profile=None)  # the settings file / environment decide unless given
+
+    admin = commands.add_parser(
+        "admin",
+        help="tenant/key/quota administration of a running gateway, with the admin key of --data",
+        description="Runs 'babelrag admin ...' (the client CLI) with the admin credential read from "
+        "$BABELRAG_ADMIN_KEY or <data>/admin.key. Example: babelrag-server admin tenants create acme",
+    )
+    admin.add_argument("--data", help="data directory holding admin.key (default: $BABELRAG_DATA_DIR or ./data)")
+    admin.add_argument("admin_args", nargs=argparse.REMAINDER, help="arguments of 'babelrag admin'")
 
     demo = commands.add_parser("demo", help="build what is missing, start the stack and run the demo")
     _add_common(demo)
@@ -152,6 +163,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         triton_url=args.triton_url,
     )
+    from babelrag.logs import configure
+
+    configure(logging.getLogger().level, settings.log_format)
     if not settings.triton_url:
         ensure_repository(settings.profile, settings.data_dir)
 
@@ -175,6 +189,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_admin(args: argparse.Namespace) -> int:
+    from babelrag_client.cli import main as client_main
+
+    if not os.environ.get("BABELRAG_ADMIN_KEY"):
+        key_file = data_dir(args.data) / "admin.key"
+        if not key_file.is_file():
+            print(f"no admin key: set $BABELRAG_ADMIN_KEY or start the gateway once to create {key_file}", file=sys.stderr)
+            return 3
+        os.environ["BABELRAG_ADMIN_KEY"] = key_file.read_text().strip()
+    return client_main(["admin", *args.admin_args])
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from babelrag.demo import run_demo
 
@@ -183,8 +209,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handlers = {"models": cmd_models, "triton": cmd_triton, "serve": cmd_serve, "demo": cmd_demo}
+    from babelrag.logs import configure
+
+    configure(logging.DEBUG if args.debug else logging.INFO, os.environ.get("BABELRAG_LOG_FORMAT", "text"))
+    handlers = {"models": cmd_models, "triton": cmd_triton, "serve": cmd_serve, "admin": cmd_admin, "demo": cmd_demo}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

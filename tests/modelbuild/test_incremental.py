@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests.modelbuild.conftest import reproducible_shas
 from babelrag.modelbuild import BuildLocked, Manifest, ParityError, build
 from babelrag.modelbuild import e5 as e5_module
 from babelrag.modelbuild import manifest as manifest_mod
@@ -30,7 +32,7 @@ def _mtimes(root: Path) -> dict[str, int]:
 def _shas(root: Path) -> dict[str, str]:
     manifest = Manifest.load(root)
     assert manifest is not None
-    return {rel: meta["sha256"] for e in manifest.models.values() for rel, meta in e.files.items()}
+    return reproducible_shas(manifest)
 
 
 def test_second_build_is_up_to_date_and_fast(tiny_build, tiny_copy):

@@ -8,7 +8,7 @@ import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
-from babelrag.triton.launcher import ENCODER_MODELS
+from babelrag.triton.launcher import ALL_MODELS, ENCODER_MODELS
 from babelrag.triton.repository import model_names, set_instance_count, source_repository
 
 SOURCE = source_repository()
@@ -20,7 +20,7 @@ def load(path: Path) -> model_config_pb2.ModelConfig:
 
 
 def test_every_served_model_is_committed():
-    assert sorted(ENCODER_MODELS) == model_names(SOURCE)
+    assert sorted(ALL_MODELS) == model_names(SOURCE)
 
 
 @pytest.mark.parametrize("name", sorted(ENCODER_MODELS))

@@ -7,6 +7,7 @@ import pytest
 
 from babelrag.store import InvalidQuery, SearchRequest, VectorName, VectorQuery
 from babelrag.store.fusion import SignalList, candidate_count, fuse, signal_weights
+from babelrag.store.types import KEYWORD_SIGNAL
 
 
 def test_module_docstring_example():
@@ -110,3 +111,17 @@ def test_candidate_count():
 def test_malformed_requests_are_refused(make):
     with pytest.raises(InvalidQuery):
         make()
+
+
+def test_an_empty_vector_signal_hands_its_weight_to_the_vector_signals_that_answered():
+    # alpha 0.7 over text (weight 1) and clip_text (weight 0.5); clip_text found nothing (no images).
+    lists = [
+        SignalList("text", 0.7 * 1 / 1.5, [("a", 0.9), ("b", 0.5)]),
+        SignalList("clip_text", 0.7 * 0.5 / 1.5, []),
+        SignalList(KEYWORD_SIGNAL, 0.3, [("b", 3.0), ("a", 1.0)]),
+    ]
+    hits = {h.id: h for h in fuse(lists)}
+    assert hits["a"].score == pytest.approx(0.7)  # text keeps all of alpha: 0.7 * 1 + 0.3 * 0
+    assert hits["b"].score == pytest.approx(0.3)  # 0.7 * 0 + 0.3 * 1
+    assert hits["a"].signals["text"].weight == pytest.approx(0.7)
+    assert hits["b"].signals[KEYWORD_SIGNAL].weight == pytest.approx(0.3)

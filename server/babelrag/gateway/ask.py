@@ -9,7 +9,7 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator
 
-from babelrag.gateway.errors import InvalidRequest, NotReady
+from babelrag.gateway.errors import InvalidRequest, Unsupported
 from babelrag.gateway.metrics import StageClock
 from babelrag.gateway.retrieval import RetrievalQuery, Retriever
 from babelrag.gateway.runtime import Runtime
@@ -18,6 +18,7 @@ from babelrag.rag.assembly import assemble_context
 from babelrag.rag.citations import extract_citation_numbers
 from babelrag.rag.passages import Passage
 from babelrag.rag.prompting import build_prompt
+from babelrag.generation.client import TextDelta
 from babelrag.store.filters import SearchFilter
 from babelrag.store.types import SearchHit, SearchMode
 from babelrag.text.langid import is_valid_language_code, language_name
@@ -114,7 +115,7 @@ class AskPipeline:
     async def run(self, tenant: str, query: AskQuery, *, deadline_s: float | None = None) -> AsyncIterator[Delta | Final]:
         self.validate(query)
         if self.rt.generator is None:
-            raise NotReady("this deployment has no generator model: Ask is unavailable (Search works)")
+            raise Unsupported("this deployment has no generator model: Ask is not available (Search works)")
         clock = StageClock(self.rt.metrics)
         with clock.stage("detect"):
             detected = (await self.rt.detect([query.question]))[0]
@@ -151,26 +152,26 @@ class AskPipeline:
 
         pieces: list[str] = []
         generation_started = time.perf_counter()
-        first_token_at: float | None = None
-        final_event = None
+        finished = None
         images = list(query.images) if self.rt.generator_sees_images else []
-        async for event in self.rt.generator.stream(
+        async with self.rt.generator.stream(
             prompt.text,
             images=images,
             max_tokens=query.max_tokens,
             temperature=query.temperature,
+            stop=prompt.stop,
             language=answer_language,
             timeout_s=deadline_s,
-        ):
-            if event.kind == "delta":
-                if first_token_at is None:
-                    first_token_at = time.perf_counter()
-                    clock.record("first_token", first_token_at - generation_started)
-                pieces.append(event.text)
-                self.rt.metrics.tokens_streamed.inc()
-                yield Delta(event.text)
-            else:
-                final_event = event
+        ) as stream:
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    if not pieces:
+                        clock.record("first_token", time.perf_counter() - generation_started)
+                    pieces.append(event.text)
+                    self.rt.metrics.tokens_streamed.inc()
+                    yield Delta(event.text)
+                else:
+                    finished = event
         clock.record("generate", time.perf_counter() - generation_started)
 
         answer = "".join(pieces)
@@ -189,10 +190,10 @@ class AskPipeline:
             detected_answer_language=check.detected,
             answer_language_ok=check.ok,
             timings_ms=clock.ms,
-            prompt_tokens=getattr(final_event, "prompt_tokens", 0),
-            completion_tokens=getattr(final_event, "completion_tokens", len(pieces)),
-            finish_reason=getattr(final_event, "finish_reason", "stop"),
+            prompt_tokens=finished.prompt_tokens if finished else 0,
+            completion_tokens=finished.completion_tokens if finished else len(pieces),
+            finish_reason=finished.finish_reason if finished else "cancelled",
             no_answer_in_sources=not numbered,
             model=self.rt.generator_model,
-            images_seen=getattr(final_event, "images", len(images)),
+            images_seen=len(images),
         )

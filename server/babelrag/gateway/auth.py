@@ -23,6 +23,7 @@ import grpc
 
 from babelrag.gateway.errors import status_for
 from babelrag.gateway.metrics import GatewayMetrics
+from babelrag.logs import request_id_var
 
 log = logging.getLogger("babelrag.gateway")
 
@@ -38,7 +39,6 @@ class CallIdentity:
 
 
 _current: contextvars.ContextVar[CallIdentity | None] = contextvars.ContextVar("babelrag_call", default=None)
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("babelrag_request_id", default="-")
 
 
 def current_call() -> CallIdentity:

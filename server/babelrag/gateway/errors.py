@@ -3,7 +3,8 @@
     GatewayError                     raised by the gateway's own code
     ├── InvalidRequest               INVALID_ARGUMENT   the caller sent something unusable
     ├── PayloadTooLarge              INVALID_ARGUMENT   over a configured size limit
-    └── NotReady                     UNAVAILABLE        Triton or the store is not ready yet
+    ├── NotReady                     UNAVAILABLE        Triton or the store is not ready yet
+    └── Unsupported                  UNIMPLEMENTED      this deployment cannot do it (no generator)
 
 Errors of the layers below are mapped by :func:`status_for` too: store errors
 (:mod:`babelrag.store.errors`), Triton errors (:mod:`babelrag.triton.errors`), document parsing
@@ -33,6 +34,10 @@ class PayloadTooLarge(InvalidRequest):
 
 class NotReady(GatewayError):
     code = grpc.StatusCode.UNAVAILABLE
+
+
+class Unsupported(GatewayError):
+    code = grpc.StatusCode.UNIMPLEMENTED
 
 
 def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str] | None:

@@ -29,6 +29,7 @@ from babelrag.text.langid import UNKNOWN, is_valid_language_code
 
 IMAGE_MIME_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
 _DOCUMENT_ID_RE = re.compile(r"^[\w.\-:/@+ ]{1,256}$", re.UNICODE)
+_UNSAFE_ID_CHARS = re.compile(r"[^\w.\-:/@+ ]", re.UNICODE)
 
 
 @dataclasses.dataclass
@@ -61,10 +62,12 @@ class IngestOutcome:
 
 
 def derive_document_id(item: IngestItem) -> str:
+    """The client's id (validated as given), else one derived from the file name or the content."""
     if item.document_id:
         document_id = item.document_id.strip()
     elif item.filename:
-        document_id = item.filename.strip().replace("\\", "/").rsplit("/", 1)[-1]
+        name = item.filename.strip().replace("\\", "/").rsplit("/", 1)[-1]
+        document_id = _UNSAFE_ID_CHARS.sub("_", name)[:256].strip() or "sha256:" + hashlib.sha256(item.content).hexdigest()[:32]
     else:
         document_id = "sha256:" + hashlib.sha256(item.content).hexdigest()[:32]
     if not _DOCUMENT_ID_RE.match(document_id):

@@ -39,12 +39,13 @@ class GeneratorInfo:
     instruction_tuned: bool = False
 
     @classmethod
-    def from_manifest(cls, manifest: dict[str, Any]) -> GeneratorInfo:
-        entry = manifest.get("models", {}).get("generator") or manifest.get("generator") or {}
+    def from_artifacts(cls, artifacts: Path) -> GeneratorInfo:
+        """Read ``generator/generator.json``, the generator build's description of itself."""
+        described = load_manifest(artifacts / "generator" / "generator.json").get("runtime", {})
         return cls(
-            model=str(entry.get("source", "generator")),
-            sees_images=bool(entry.get("accepts_images", False)),
-            instruction_tuned=bool(entry.get("instruction_tuned", False)),
+            model=str(described.get("display_name", "generator")),
+            sees_images=described.get("kind") == "vision_language",
+            instruction_tuned=described.get("prompt_format") == "chat",
         )
 
 

@@ -98,7 +98,7 @@ class Gateway:
         self._triton = triton
         self._owns_triton = False
         self._server: grpc.aio.Server | None = None
-        self._health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
+        self._health = health.aio.HealthServicer()
         self._health_task: asyncio.Task | None = None
         self.port: int | None = None
         self.runtime: Runtime | None = None
@@ -129,7 +129,7 @@ class Gateway:
             settings=settings,
             metrics=self.metrics,
             encoders=TritonEncoders(self.triton_url, timeout_s=settings.triton_timeout_s),
-            generator=_generator_client(self.triton_url, settings),
+            generator=_generator_client(self.triton_url, settings) if "generator" in manifest.get("models", {}) else None,
             store=store,
             registry=registry,
             rate_limiter=InMemoryRateLimiter(),
@@ -137,7 +137,7 @@ class Gateway:
             detector=get_detector(settings.language_detector),
             reranker=FusedScoreReranker(),
             tokenizer=tokenizer,
-            generator_info=GeneratorInfo.from_manifest(manifest),
+            generator_info=GeneratorInfo.from_artifacts(self.layout.artifacts),
         )
         retriever = Retriever(self.runtime)
         server = grpc.aio.server(
@@ -146,6 +146,7 @@ class Gateway:
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.keepalive_permit_without_calls", 1),
+                ("grpc.so_reuseport", 0),  # a second gateway on our port must fail, not share it
                 ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
             ],
         )
@@ -194,8 +195,7 @@ class Gateway:
         grace = self.settings.shutdown_grace_s if grace_s is None else grace_s
         if self._health_task is not None:
             self._health_task.cancel()
-        for name in ("", *SERVICE_NAMES):
-            await _set_health(self._health, name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self._health.enter_graceful_shutdown()  # NOT_SERVING for every service, for good
         if self._server is not None:
             await self._server.stop(grace)
         if self.runtime is not None:
@@ -213,19 +213,14 @@ class Gateway:
             await self._server.wait_for_termination()
 
 
-async def _set_health(servicer, name: str, status) -> None:  # noqa: ANN001
-    result = servicer.set(name, status)
-    if asyncio.iscoroutine(result):
-        await result
+async def _set_health(servicer: health.aio.HealthServicer, name: str, status: int) -> None:
+    await servicer.set(name, status)
 
 
 def _generator_client(url: str, settings: Settings):  # noqa: ANN202
-    try:
-        from babelrag.generation.client import GeneratorClient
-    except ImportError:  # a search-only installation
-        log.warning("no generator client available: Ask is disabled")
-        return None
-    return GeneratorClient(url, timeout_s=max(settings.triton_timeout_s, 120.0))
+    from babelrag.generation.client import TritonGenerator
+
+    return TritonGenerator(url, timeout_s=max(settings.triton_timeout_s, 120.0))
 
 
 def served_models(layout: ProfileLayout) -> list[str]:

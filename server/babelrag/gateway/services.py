@@ -56,6 +56,8 @@ class IngestService(ingest_pb2_grpc.IngestServiceServicer):
             item = _item(index, header, b"".join(pieces))
             if oversize:
                 return _failed(item, PayloadTooLarge(f"item is over the limit of {limit} bytes"))
+            if header.size_bytes and size != header.size_bytes:  # e.g. the client's read failed part-way
+                return _failed(item, InvalidRequest(f"received {size} bytes but the header declared {header.size_bytes}: item not stored"))
             return await self._ingest_one(tenant, item)
 
         async for request in request_iterator:

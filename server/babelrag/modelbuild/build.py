@@ -87,12 +87,13 @@ def _exclusive(out_dir: Path) -> Iterator[None]:
 
 def _components(profile: str, progress: Progress) -> list[Component]:
     # Heavy imports (torch, transformers, open_clip) happen here, not at CLI start-up.
+    from babelrag.generation.build import GeneratorComponent
     from babelrag.modelbuild import clip, e5
 
     plan = get_profile(profile)
     e5_source = e5.resolve_source(plan.e5, Steps("e5", progress).say)
     clip_source = clip.resolve_source(plan.clip, Steps("clip", progress).say)
-    return [e5.E5Component(profile, e5_source), clip.ClipComponent(profile, clip_source)]
+    return [e5.E5Component(profile, e5_source), clip.ClipComponent(profile, clip_source), GeneratorComponent(profile)]
 
 
 def _install(stage: Path, out_dir: Path, owned_dirs: tuple[str, ...], trash: Path) -> None:

@@ -27,7 +27,10 @@ given the same candidate lists:
 
    With one vector and default weights, hybrid is Weaviate's two-list
    relativeScore with the same ``alpha``. A signal whose weight is 0 (alpha 0
-   or 1) is not run at all.
+   or 1) is not run at all. A *vector* signal that returned no candidates (a
+   CLIP text query against the images of a tenant that has none) hands its
+   weight to the vector signals that did, in proportion to theirs: otherwise
+   an empty cross-modal list would silently shift the balance towards keyword.
 3. **Sum**: ``score = sum(weight_s * norm_s)`` over the signals that returned
    the chunk; a signal that did not return it adds 0. Scores lie in [0, 1].
 4. **Sort** by score, descending; scores equal to 1e-9 are tied and ties go to
@@ -140,9 +143,14 @@ def fuse(lists: Sequence[SignalList]) -> list[FusedHit]:
         raise ValueError(f"signal names must be unique, got {names}")
     scores: dict[str, float] = {}
     parts: dict[str, dict[str, SignalScore]] = {}
+    vector_lists = [sl for sl in lists if sl.name != KEYWORD_SIGNAL]
+    answered = math.fsum(sl.weight for sl in vector_lists if sl.candidates)
+    total = math.fsum(sl.weight for sl in vector_lists)
+    vector_scale = total / answered if answered > 0 else 1.0
     for sl in lists:
+        weight = sl.weight if sl.name == KEYWORD_SIGNAL else sl.weight * vector_scale
         for cid, raw, norm, rank in _normalise(sl.candidates):
-            scores[cid] = scores.get(cid, 0.0) + sl.weight * norm
-            parts.setdefault(cid, {})[sl.name] = SignalScore(raw=raw, normalized=norm, weight=sl.weight, rank=rank)
+            scores[cid] = scores.get(cid, 0.0) + weight * norm
+            parts.setdefault(cid, {})[sl.name] = SignalScore(raw=raw, normalized=norm, weight=weight, rank=rank)
     ordered = sorted(scores.items(), key=lambda kv: (-round(kv[1], TIE_EPSILON_DIGITS), kv[0]))
     return [FusedHit(id=cid, score=score, signals=MappingProxyType(parts[cid])) for cid, score in ordered]

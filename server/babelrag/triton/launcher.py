@@ -40,6 +40,9 @@ ENCODER_MODELS: tuple[str, ...] = (
     "clip_text_encoder",
     "clip_text_embedding",
 )
+#: Every model of the repository: the encoders plus the streaming generator (called directly,
+#: never inside an ensemble: Triton cannot pass a decoupled model's responses on).
+ALL_MODELS: tuple[str, ...] = (*ENCODER_MODELS, "generator")
 
 
 @dataclasses.dataclass(frozen=True)
