@@ -78,3 +78,15 @@ def test_triton_down_is_unavailable_quickly_and_recovers(tiny_layout, tmp_path):
             api.close()
         handle.close()
         triton.stop()
+
+
+def test_restart_in_process_serves_every_service_again(gateway, new_tenant):
+    """Stop + start on the same ports (metrics included) leaves nothing behind that breaks the new one."""
+    _, api = new_tenant()
+    api.ingest(text_item("kept", "Restarts must keep the data: the word is quokka."))
+    gateway.restart(downtime_s=0.5)
+    for service in ("", "babelrag.v1.AskService", "babelrag.v1.SearchService", "babelrag.v1.AdminService"):
+        assert health_status(gateway.address, service) == health_pb2.HealthCheckResponse.SERVING, service
+    assert [h.document_id for h in api.search("quokka").hits] == ["kept"]
+    body = urllib.request.urlopen(f"http://127.0.0.1:{gateway.settings.metrics_port}/metrics", timeout=10).read().decode()
+    assert "babelrag_requests_total" in body

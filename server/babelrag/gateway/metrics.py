@@ -43,7 +43,16 @@ class GatewayMetrics:
         )
 
     def serve(self, port: int, host: str = "127.0.0.1") -> None:
-        start_http_server(port, addr=host, registry=self.registry)
+        """Serve ``/metrics`` on ``host:port`` until :meth:`close`."""
+        self._http_server, self._http_thread = start_http_server(port, addr=host, registry=self.registry)
+
+    def close(self) -> None:
+        server = getattr(self, "_http_server", None)
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+            self._http_thread.join(5)
+            self._http_server = None
 
 
 class StageClock:

@@ -113,6 +113,14 @@ class Gateway:
         return self._triton.grpc_url
 
     async def start(self) -> int:
+        """Start everything; on any failure, stop what was started (Triton included) and raise."""
+        try:
+            return await self._start()
+        except BaseException:
+            await self.stop(grace_s=0)
+            raise
+
+    async def _start(self) -> int:
         settings = self.settings
         manifest = load_manifest(self.layout.manifest)
         if not settings.triton_url and self._triton is None:
@@ -163,11 +171,11 @@ class Gateway:
         self.port = server.add_insecure_port(f"{settings.host}:{settings.port}")
         if self.port == 0:
             raise RuntimeError(f"cannot listen on {settings.host}:{settings.port}")
-        await server.start()
-        self._server = server
         if settings.metrics_port:
             self.metrics.serve(settings.metrics_port, settings.host)
-        await self._update_health()
+        self._server = server
+        await self._update_health()  # set every service's status before the first call can arrive
+        await server.start()
         self._health_task = asyncio.create_task(self._watch_health())
         return self.port
 
@@ -196,16 +204,20 @@ class Gateway:
         if self._health_task is not None:
             self._health_task.cancel()
         await self._health.enter_graceful_shutdown()  # NOT_SERVING for every service, for good
-        if self._server is not None:
-            await self._server.stop(grace)
-        if self.runtime is not None:
-            await self.runtime.encoders.close()
-            if self.runtime.generator is not None:
-                await self.runtime.generator.close()
-            await self.runtime.store.close()
-            self.runtime.registry.close()
-            self.runtime.ledger.close()
+        server, self._server = self._server, None
+        if server is not None:
+            await server.stop(grace)
+        runtime, self.runtime = self.runtime, None
+        if runtime is not None:
+            await runtime.encoders.close()
+            if runtime.generator is not None:
+                await runtime.generator.close()
+            await runtime.store.close()
+            runtime.registry.close()
+            runtime.ledger.close()
+        self.metrics.close()
         if self._owns_triton and self._triton is not None:
+            self._owns_triton = False
             await asyncio.to_thread(self._triton.stop)
 
     async def wait(self) -> None:
