@@ -171,7 +171,9 @@ def build_prompt(
         cue, stop = "", ()
     else:
         parts.append(f"{question_line}\n{phrases.answer}")
-        cue, stop = phrases.answer, (f"\n{phrases.question}", "\nSources:")
+        # A base model that has answered tends to go on writing the prompt's own layout: a new
+        # question, a "Sources:" header, or another numbered source block ("\n\n[9] ...").
+        cue, stop = phrases.answer, (f"\n{phrases.question}", "\nSources:", "\n\n[")
     return Prompt(
         text="\n\n".join(parts),
         sources=MappingProxyType({cp.number: cp.passage for cp in blocks}),
