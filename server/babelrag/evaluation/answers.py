@@ -1,0 +1,152 @@
+"""Answer-language accuracy of Ask: does the gateway answer in the language it was asked in?
+
+Each question is asked through the gateway's Ask (SDK ``ask(question, stream=False)``: its own
+language detection, retrieval, context assembly, prompt, generation with answer-language control,
+and its answer-language check) against the tenant holding the question's corpus. From the final
+message:
+
+``answer_language_accuracy``
+    the share of answers whose detected language (``detected_answer_language``) is the question's
+    language (the dataset's label, not the gateway's guess): what users see. The gateway's
+    answer-language check (:func:`babelrag.rag.answer_language.check_answer_language`) decides
+    from the script alone for scripts one language owns (Thai, Greek, Han) and only asks a
+    detector for shared scripts; an answer with nothing to detect (digits, names) reports the
+    expected language.
+``answer_language_undetermined``
+    the share whose language could not be told (nothing but digits, punctuation or names).
+``answer_language_ok``
+    the share the gateway itself marked ``answer_language_ok`` (not clearly another language).
+``question_language_accuracy``
+    the share of questions whose language the gateway detected correctly (it answers in the
+    detected language unless told otherwise).
+``gold_in_context``
+    the share of answers whose numbered sources included a chunk of the gold paragraph.
+``contains`` / ``em`` / ``f1``
+    answer correctness against the SQuAD gold answers (:mod:`babelrag.evaluation.metrics`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+from babelrag_client import AsyncClient, BabelRAGError
+
+from babelrag.evaluation.metrics import match_answer
+from babelrag.evaluation.squad import Question, SquadDataset
+
+__all__ = ["AskRecord", "GeneratorUnavailable", "ask_questions", "summarize_answers"]
+
+#: Characters of each answer kept in the report.
+ANSWER_CHARS = 400
+
+
+class GeneratorUnavailable(RuntimeError):
+    """The gateway has no generator model (Ask is UNIMPLEMENTED there)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class AskRecord:
+    question_id: str
+    language: str
+    question: str
+    gold_answers: tuple[str, ...]
+    gold_document: str
+    answer: str = ""
+    question_language: str = ""
+    answer_language: str = ""
+    detected_answer_language: str = ""
+    answer_language_ok: bool = False
+    context_documents: tuple[str, ...] = ()
+    finish_reason: str = ""
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["answer"] = self.answer[:ANSWER_CHARS]
+        return data
+
+
+async def ask_questions(
+    client: AsyncClient,
+    dataset: SquadDataset,
+    questions: Sequence[Question],
+    *,
+    max_tokens: int = 48,
+    top_k: int | None = None,
+    concurrency: int = 2,
+    timeout: float = 600.0,
+) -> list[AskRecord]:
+    """Ask every question through the gateway; one record per question (errors recorded).
+
+    Raises :class:`GeneratorUnavailable` when the gateway has no generator.
+    """
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one(question: Question) -> AskRecord:
+        base = AskRecord(
+            question_id=question.id,
+            language=dataset.language,
+            question=question.text,
+            gold_answers=question.answers,
+            gold_document=dataset.document_id(question.paragraph_key),
+        )
+        async with semaphore:
+            started = time.perf_counter()
+            try:
+                answer = await client.ask(question.text, stream=False, max_tokens=max_tokens, top_k=top_k, timeout=timeout)
+            except BabelRAGError as error:
+                if error.code is grpc.StatusCode.UNIMPLEMENTED:
+                    raise GeneratorUnavailable(str(error.message or error)) from None
+                return dataclasses.replace(base, error=f"{type(error).__name__}: {error}", seconds=time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+        return dataclasses.replace(
+            base,
+            answer=answer.text,
+            question_language=answer.question_language,
+            answer_language=answer.answer_language,
+            detected_answer_language=answer.detected_answer_language,
+            answer_language_ok=answer.answer_language_ok,
+            context_documents=tuple(dict.fromkeys(c.document_id for c in answer.context)),
+            finish_reason=answer.finish_reason,
+            completion_tokens=answer.completion_tokens,
+            seconds=seconds,
+        )
+
+    if not questions:
+        return []
+    first = await one(questions[0])  # fails fast (GeneratorUnavailable) before queueing the rest
+    rest = await asyncio.gather(*(one(q) for q in questions[1:]))
+    return [first, *rest]
+
+
+def summarize_answers(records: Sequence[AskRecord]) -> dict[str, float]:
+    """The shares described in the module docstring, over the records that did not fail."""
+    done = [r for r in records if not r.error]
+    n = len(done)
+
+    def share(predicate) -> float:  # noqa: ANN001
+        return sum(1 for r in done if predicate(r)) / n if n else 0.0
+
+    summary = {
+        "questions": float(len(records)),
+        "failed": float(len(records) - n),
+        "answer_language_accuracy": share(lambda r: r.detected_answer_language == r.language),
+        "answer_language_ok": share(lambda r: r.answer_language_ok),
+        "answer_language_undetermined": share(lambda r: r.detected_answer_language in ("", "und")),
+        "question_language_accuracy": share(lambda r: r.question_language == r.language),
+        "gold_in_context": share(lambda r: r.gold_document in r.context_documents),
+        "empty_answers": share(lambda r: not r.answer.strip()),
+        "seconds_per_answer": sum(r.seconds for r in done) / n if n else 0.0,
+    }
+    for name in ("contains", "em", "f1"):
+        summary[name] = (
+            sum(match_answer(r.answer, r.gold_answers, r.language)[name] for r in done) / n if n else 0.0
+        )
+    return summary

@@ -1,0 +1,28 @@
+"""``babelrag-eval`` without a gateway: argument checks and the language-identification run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from babelrag.evaluation.cli import main
+
+
+def test_langid_needs_no_gateway(squad_dir: Path, tmp_path: Path, capsys):  # noqa: ANN001
+    assert main(["langid", "--squad", str(squad_dir), "--detectors", "langdetect", "--no-plots", "--out", str(tmp_path / "results")]) == 0
+    out = capsys.readouterr().out
+    assert "language identification, mean accuracy: langdetect" in out
+    [report] = (tmp_path / "results" / "mini").glob("*.json")
+    langid = json.loads(report.read_text())["sections"]["langid"]
+    assert set(langid["per_language"]["langdetect"]) == {"de", "en", "zh"}
+    assert langid["run"]["files"] and langid["run"]["languages"] == ["de", "en", "zh"]
+
+
+def test_usage_errors_exit_2(squad_dir: Path, tmp_path: Path, capsys):  # noqa: ANN001
+    assert main(["langid", "--squad", str(tmp_path / "missing.json"), "--out", str(tmp_path)]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["retrieval", "--squad", str(squad_dir), "--language", "en", "--gateway", "x:1", "--out", str(tmp_path)]) == 2
+    assert "one --language for several files" in capsys.readouterr().err
+    assert main(["retrieval", "--squad", str(squad_dir), "--methods", "hybrid@2", "--gateway", "x:1", "--out", str(tmp_path)]) == 2
+    assert "alpha" in capsys.readouterr().err
+    assert main(["langid", "--squad", str(squad_dir), "--limit-questions", "0", "--out", str(tmp_path)]) == 2

@@ -1,0 +1,147 @@
+"""The evaluation harness against the real gateway (tiny models on the session's Triton, LanceDB).
+
+Tiny models have random weights, so vector numbers are noise; these tests check that every setting
+runs through the gateway, scores what came back, and cleans up - not the numbers themselves
+(except BM25, which works with any model).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from babelrag.evaluation.cli import main
+from babelrag.evaluation.retrieval import (
+    GatewaySession,
+    Method,
+    evaluate_crosslingual,
+    evaluate_monolingual,
+    evaluate_pooled,
+    ingest_languages,
+)
+from babelrag.evaluation.squad import load_squad
+from babelrag.evaluation.stack import Endpoint
+from babelrag_client import AsyncClient
+from tests.conftest import REPO_ROOT, TEST_DATA
+
+pytestmark = pytest.mark.slow
+
+METRICS = {"recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "queries", "failed_queries"}
+
+
+@pytest.fixture
+def endpoint(gateway, triton_server, tiny_layout) -> Endpoint:  # noqa: ANN001
+    return Endpoint(
+        address=gateway.address,
+        admin_key=gateway.admin_key,
+        triton_url=triton_server.grpc_url,
+        profile_root=tiny_layout.root,
+        settings=gateway.settings,
+    )
+
+
+async def test_every_retrieval_setting_through_the_gateway(endpoint: Endpoint, squad_dir: Path, gateway):  # noqa: ANN001
+    datasets = [load_squad(squad_dir / f"mini.{lang}.json") for lang in ("en", "de", "zh")]
+    methods = [Method("keyword"), Method("vector"), Method("hybrid", 0.5)]
+    store = gateway.gateway.runtime.store
+
+    async def compact(tenant: str) -> None:
+        # As EvalStack.compact does: with documents committed one by one from parallel uploads,
+        # which rows the BM25 index already holds (and so their statistics) depends on timing.
+        await asyncio.to_thread(store.store.optimize, tenant)
+
+    async with GatewaySession(endpoint, concurrency=4, after_ingest=compact) as session:
+        corpora = await ingest_languages(session, datasets)
+        assert {lang: c.summary()["documents"] for lang, c in corpora.items()} == {"en": 3, "de": 3, "zh": 3}
+        mono = await evaluate_monolingual(session, datasets, corpora, methods)
+        cross = await evaluate_crosslingual(session, datasets, corpora, methods[1:])
+        pooled = await evaluate_pooled(session, datasets, methods[1:])
+        tenants = [c.tenant for c in corpora.values()]
+
+    assert mono["methods"] == ["keyword", "vector", "hybrid@0.5"]
+    for method in mono["methods"]:
+        for language in ("en", "de", "zh"):
+            metrics = mono["per_language"][method][language]
+            assert set(metrics) == METRICS
+            assert metrics["queries"] == 4 and metrics["failed_queries"] == 0
+            assert 0.0 <= metrics["mrr@10"] <= metrics["recall@10"] == 1.0  # 3 documents: all are in the top 10
+    assert mono["per_language"]["keyword"]["zh"]["recall@1"] >= 0.75  # BM25 over character bigrams
+    assert set(mono["mean"]) == {"keyword", "vector", "hybrid@0.5"}
+
+    assert set(cross["to_pivot"]["vector"]) == set(cross["from_pivot"]["vector"]) == {"de", "zh"}
+    assert pooled["corpus"]["documents"] == 9
+    zh = pooled["per_language"]["vector"]["zh"]
+    assert {"map@20", "own_language@1", "own_language@10"} <= set(zh)
+    assert 0.0 <= zh["own_language@10"] <= 1.0
+
+    async with AsyncClient(endpoint.address, api_key=None, admin_key=endpoint.admin_key) as admin:
+        remaining = {t.name for t in await admin.admin.list_tenants()}
+    assert not remaining & set(tenants), "evaluation tenants must be deleted afterwards"
+
+
+def test_cli_all_against_a_running_gateway(endpoint: Endpoint, squad_dir: Path, tmp_path: Path, monkeypatch, capsys):  # noqa: ANN001
+    monkeypatch.setenv("BABELRAG_ADMIN_KEY", endpoint.admin_key)
+    code = main(
+        [
+            "all",
+            "--squad", str(squad_dir / "mini.en.json"), str(squad_dir / "mini.zh.json"),
+            "--gateway", endpoint.address,
+            "--triton-url", endpoint.triton_url,
+            "--profile", "tiny",
+            "--data", str(TEST_DATA),
+            "--methods", "keyword,hybrid@0.5",
+            "--cross-methods", "vector",
+            "--detectors", "langdetect",
+            "--generation-questions", "1",
+            "--max-tokens", "6",
+            "--noise", "1",
+            "--no-plots",
+            "--out", str(tmp_path / "results"),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "| keyword |" in out and "| hybrid@0.5 |" in out
+    [report] = (tmp_path / "results" / "mini").glob("*.json")
+    sections = json.loads(report.read_text())["sections"]
+    assert set(sections) == {"retrieval", "crosslingual", "pooled", "langid", "answers", "mirage"}
+    assert sections["retrieval"]["run"]["gateway"] == endpoint.address
+    assert sections["langid"]["per_language"]["langdetect"]["zh"]["accuracy"] == 1.0
+    generator = (Path(endpoint.profile_root) / "artifacts" / "generator").is_dir()
+    for name in ("answers", "mirage"):
+        assert sections[name]["status"] == "ok" if generator else sections[name]["status"] != "ok"
+    if generator:
+        [record] = [r for r in sections["answers"]["records"] if r["language"] == "zh"]
+        assert record["question_language"] == "zh" and not record["error"]
+        assert sections["mirage"]["overall"]["questions"] == 2
+        assert set(sections["mirage"]["records"][0]["answers"]) == {"base", "oracle", "mixed", "noise", "rag"}
+    assert report.with_suffix(".md").is_file()
+
+
+def test_cli_starts_its_own_gateway(squad_dir: Path, tmp_path: Path, triton_server):  # noqa: ANN001
+    """``babelrag-eval`` as users run it: the gateway started and stopped by the command (on the
+    session's Triton, to save starting another; ``TritonServer`` has tests of its own)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "server")}
+    env.pop("BABELRAG_ADMIN_KEY", None)
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "babelrag.evaluation.cli", "retrieval",
+            "--squad", str(squad_dir / "mini.de.json"),
+            "--profile", "tiny", "--data", str(TEST_DATA), "--no-build", "--triton-url", triton_server.grpc_url,
+            "--methods", "keyword,vector",
+            "--no-plots", "--out", str(tmp_path / "results"),
+        ],
+        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| keyword |" in done.stdout
+    [report] = (tmp_path / "results" / "mini").glob("*.json")
+    retrieval = json.loads(report.read_text())["sections"]["retrieval"]
+    assert retrieval["run"]["gateway"] == "in-process" and retrieval["run"]["compacted"] is True
+    assert retrieval["per_language"]["keyword"]["de"]["queries"] == 4
