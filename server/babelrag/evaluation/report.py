@@ -152,7 +152,7 @@ def _run_line(section: Mapping[str, Any]) -> str:
     run = section.get("run", {})
     parts = [f"profile `{run['profile']}`" if run.get("profile") else "", f"{run['seconds']:.0f} s" if run.get("seconds") else ""]
     if run.get("limits"):
-        parts.append("limits " + ", ".join(f"{k}={v}" for k, v in run["limits"].items() if v is not None) or "none")
+        parts.append("limits " + (", ".join(f"{k}={v}" for k, v in run["limits"].items() if v is not None) or "none"))
     return "; ".join(p for p in parts if p)
 
 

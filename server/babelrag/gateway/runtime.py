@@ -19,6 +19,7 @@ from typing import Any
 from babelrag.control.errors import TenantOffloaded
 from babelrag.control.ratelimit import RateLimiter
 from babelrag.control.registry import TenantRegistry, TenantState
+from babelrag.gateway.caches import LruCache
 from babelrag.gateway.ledger import DocumentLedger
 from babelrag.gateway.metrics import GatewayMetrics
 from babelrag.gateway.settings import Settings
@@ -26,6 +27,10 @@ from babelrag.store.base import AsyncVectorStore
 from babelrag.text.chunking import estimate_tokens
 from babelrag.text.langid import DetectedLanguage, LanguageDetector
 from babelrag.triton.client import TritonEncoders
+
+#: Detected languages of up to this many recent texts of at most this length are remembered.
+DETECTION_CACHE_SIZE = 20_000
+DETECTION_CACHE_MAX_CHARS = 1_000
 
 log = logging.getLogger("babelrag.gateway")
 
@@ -78,6 +83,7 @@ class Runtime:
         self.reranker = reranker
         self._tokenizer = tokenizer
         self.generator_info = generator_info
+        self._detected: LruCache[DetectedLanguage] = LruCache(DETECTION_CACHE_SIZE, "language", metrics)
 
     # -- generator capabilities ------------------------------------------------------------
     @property
@@ -100,7 +106,20 @@ class Runtime:
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
 
     async def detect(self, texts: Sequence[str]) -> list[DetectedLanguage]:
-        return await asyncio.to_thread(self.detector.detect_many, list(texts))
+        """Languages of ``texts``; short texts (questions, queries) are remembered, since the
+        same question is often asked again and detection costs milliseconds of CPU each."""
+        texts = list(texts)
+        found: list[DetectedLanguage | None] = [
+            self._detected.get(t) if len(t) <= DETECTION_CACHE_MAX_CHARS else None for t in texts
+        ]
+        missing = [i for i, result in enumerate(found) if result is None]
+        if missing:
+            detected = await asyncio.to_thread(self.detector.detect_many, [texts[i] for i in missing])
+            for i, result in zip(missing, detected):
+                found[i] = result
+                if len(texts[i]) <= DETECTION_CACHE_MAX_CHARS:
+                    self._detected.put(texts[i], result)
+        return found  # type: ignore[return-value]
 
     def detect_code(self, text: str) -> tuple[str, float]:
         result = self.detector.detect(text)

@@ -161,6 +161,16 @@ _COLLECTION_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _SCHEMA_VERSION = "1"
 _FTS_COLUMN = "fts"
 _VECTOR_COLUMNS = {v.value: f"vec_{v.value}" for v in VectorName}
+
+
+@dataclass(frozen=True)
+class _TableShape:
+    """What a search needs to know of one table version (:meth:`LanceDBStore._shape`)."""
+
+    version: int
+    indexed: frozenset[str]
+    filled: frozenset[str]
+
 _SCALAR_COLUMNS = [
     "id",
     "document_id",
@@ -415,6 +425,7 @@ class LanceDBStore:
         self._schema = self._make_schema()
         self._lock = threading.RLock()
         self._tables: dict[str, object] = {}
+        self._shapes: dict[str, _TableShape] = {}
         self._write_locks: dict[str, threading.Lock] = {}
         self._last_optimized: dict[str, int] = {}
         self._closed = False
@@ -483,6 +494,7 @@ class LanceDBStore:
         if status is not TenantStatus.ACTIVE:
             with self._lock:
                 self._tables.pop(tenant, None)
+                self._shapes.pop(tenant, None)
             raise TenantInactive(tenant, status)
         with self._lock:
             table = self._tables.get(tenant)
@@ -541,6 +553,7 @@ class LanceDBStore:
             existed = reg.pop(tenant, None) is not None
             with self._lock:
                 self._tables.pop(tenant, None)
+                self._shapes.pop(tenant, None)
                 self._last_optimized.pop(tenant, None)
             with _translate_errors(f"delete tenant {tenant!r}"):
                 if tenant in self._table_names():
@@ -559,6 +572,7 @@ class LanceDBStore:
         if status is not TenantStatus.ACTIVE:
             with self._lock:
                 self._tables.pop(tenant, None)  # release the handle and its caches
+                self._shapes.pop(tenant, None)
         return TenantInfo(tenant, status)
 
     def deactivate_tenant(self, tenant: str, *, offload: bool = False) -> TenantInfo:
@@ -815,34 +829,58 @@ class LanceDBStore:
         docs = tuple(DocumentInfo(d, int(c), sources.get(d, Source())) for d, c in zip(doc_ids, n))
         return DocumentPage(docs, doc_ids[-1] if more else None)
 
-    def _signal(self, table, indexed: set[str], request: SearchRequest, name: str, where: str | None, n: int) -> list[tuple[str, float]]:
+    def _shape(self, tenant: str, table) -> _TableShape:
+        """Which columns of ``table`` are indexed and which vector columns hold any vector.
+
+        Read once per table version: a search then skips signals that cannot match (the image
+        vector column of a text-only tenant) instead of scanning for nothing.
+        """
+        version = table.version
+        with self._lock:
+            shape = self._shapes.get(tenant)
+        if shape is None or shape.version != version:
+            indexed = frozenset(idx.columns[0] for idx in table.list_indices())
+            filled = frozenset(col for col in _VECTOR_COLUMNS.values() if table.count_rows(f"{col} IS NOT NULL") > 0)
+            shape = _TableShape(version, indexed, filled)
+            with self._lock:
+                self._shapes[tenant] = shape
+        return shape
+
+    def _signal(
+        self, table, shape: _TableShape, request: SearchRequest, name: str, where: str | None, n: int, columns: list[str]
+    ) -> tuple[list[tuple[str, float]], pa.Table | None]:
+        """One signal's ranked (id, raw score) candidates, and their ``columns`` (the hits' rows,
+        so that most searches need no second read)."""
         from lancedb.query import MatchQuery
 
         if name == KEYWORD_SIGNAL:
             terms = segment_to_text(request.text or "")
-            if not terms or _FTS_COLUMN not in indexed:
-                return []  # nothing searchable in the query, or no rows yet
-            q = table.search(MatchQuery(terms, _FTS_COLUMN), query_type="fts").select(["id", "_score"]).limit(n)
+            if not terms or _FTS_COLUMN not in shape.indexed:
+                return [], None  # nothing searchable in the query, or no rows yet
+            q = table.search(MatchQuery(terms, _FTS_COLUMN), query_type="fts").select([*columns, "_score"]).limit(n)
             if where:
                 q = q.where(where)
             tbl = q.to_arrow()
-            return list(zip(tbl.column("id").to_pylist(), tbl.column("_score").to_pylist()))
+            return list(zip(tbl.column("id").to_pylist(), tbl.column("_score").to_pylist())), tbl
         vq = next(v for v in request.vectors if v.name == name)
         col = _VECTOR_COLUMNS[vq.target.value]
+        if col not in shape.filled:
+            return [], None  # no chunk has this kind of vector
         q = (
             table.search(vq.vector, vector_column_name=col, query_type="vector")
             .distance_type("cosine")
-            .select(["id", "_distance"])
+            .select([*columns, "_distance"])
             .limit(n)
         )
-        if col in indexed:
+        if col in shape.indexed:
             q = q.nprobes(self.config.ann_nprobes)
             if self.config.ann_refine_factor:
                 q = q.refine_factor(self.config.ann_refine_factor)
         if where:
             q = q.where(where, prefilter=True)
         tbl = q.to_arrow()
-        return [(cid, 1.0 - float(d)) for cid, d in zip(tbl.column("id").to_pylist(), tbl.column("_distance").to_pylist())]
+        scores = [(cid, 1.0 - float(d)) for cid, d in zip(tbl.column("id").to_pylist(), tbl.column("_distance").to_pylist())]
+        return scores, tbl
 
     def search(self, tenant: str, request: SearchRequest) -> SearchResult:
         table = self._open_table(tenant)
@@ -850,19 +888,41 @@ class LanceDBStore:
         weights = signal_weights(request)
         n = candidate_count(request, self.config.candidate_floor)
         where = render_filter(request.filters)
+        columns = list(_SCALAR_COLUMNS)
+        if request.include_vectors:
+            columns += list(_VECTOR_COLUMNS.values())
         with _translate_errors(f"search tenant {tenant!r}"):
-            indexed = {idx.columns[0] for idx in table.list_indices()}
-            lists = [SignalList(name, w, self._signal(table, indexed, request, name, where, n)) for name, w in weights.items()]
+            shape = self._shape(tenant, table)
+            lists, tables = [], []
+            for name, w in weights.items():
+                scores, tbl = self._signal(table, shape, request, name, where, n, columns)
+                lists.append(SignalList(name, w, scores))
+                if tbl is not None and tbl.num_rows:
+                    tables.append(tbl.select(columns))
             fused = fuse(lists)[request.offset : request.offset + request.limit]
-            rows = self._fetch(table, [h.id for h in fused], request.include_vectors)
+            rows = self._rows_of([h.id for h in fused], tables, request.include_vectors)
+            missing = [h.id for h in fused if h.id not in rows]
+            if missing:  # not expected: every fused id came from a signal's rows
+                rows.update(self._fetch(table, missing, request.include_vectors))
         hits = tuple(
             SearchHit(id=h.id, score=h.score, signals=h.signals, chunk=rows[h.id].chunk) for h in fused if h.id in rows
         )
         return SearchResult(hits=hits, weights=freeze_mapping(weights), candidates=n)
 
+    def _rows_of(self, ids: Sequence[str], tables: list[pa.Table], include_vectors: bool) -> dict[str, StoredChunk]:
+        """The rows of ``ids`` among the signals' result tables."""
+        if not ids or not tables:
+            return {}
+        import pyarrow.compute as pc
+
+        merged = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        wanted = merged.filter(pc.is_in(merged.column("id"), value_set=pa.array(list(ids), type=pa.string())))
+        return self._rows_to_chunks(wanted, include_vectors)
+
     def close(self) -> None:
         with self._lock:
             self._tables.clear()
+            self._shapes.clear()
             self._closed = True
 
     def __enter__(self) -> LanceDBStore:
