@@ -111,8 +111,9 @@ def test_docs(tenant: tuple[str, Babelrag]) -> None:
     _, user = tenant
     code, data = user.json("docs", "list")
     assert code == 0 and "kb/guides/zorblax.md" in {d["document_id"] for d in data["documents"]}
+    assert all(d["language"] and d["created_at"] for d in data["documents"])
     done = user("docs", "list")
-    assert done.returncode == 0 and "kb/facts.txt" in done.stdout
+    assert done.returncode == 0 and "kb/facts.txt" in done.stdout and "LANG" in done.stdout
     done = user("docs", "delete", "kb/page.html")
     assert done.returncode == 0 and "Deleted kb/page.html" in done.stdout
     done = user("docs", "delete", "kb/page.html")

@@ -35,6 +35,10 @@ def test_mixed_language_ingest_reports_each_item(new_tenant):
     assert all(r.chunks >= 1 and r.modality == common_pb2.MODALITY_TEXT for r in results)
     listed = api.list_documents()
     assert sorted(d.document_id for d in listed.documents) == sorted(DOCS)
+    assert listed.total == len(DOCS)
+    assert {d.document_id: d.language for d in listed.documents} == {r.document_id: r.language for r in results}
+    assert all(d.HasField("created_at") and d.created_at.seconds > 1_700_000_000 for d in listed.documents)
+    assert all(d.bytes == len(DOCS[d.document_id].encode()) for d in listed.documents)
 
 
 @pytest.mark.parametrize(

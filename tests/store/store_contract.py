@@ -583,7 +583,14 @@ class ListDocumentsContract(_Base):
         chunks = []
         for d, n in sizes.items():
             for i in range(n):
-                chunks.append(text_chunk(d, i, f"{d} {i}", source=Source(title=f"T-{d}", uri=f"u:{d}", mime_type="text/markdown")))
+                chunks.append(
+                    text_chunk(
+                        d, i, f"{d} {i}",
+                        language="de" if d == "doc-b" else "en",
+                        tags=(d, "listed"),
+                        source=Source(title=f"T-{d}", uri=f"u:{d}", mime_type="text/markdown"),
+                    )
+                )  # fmt: skip
         assert store.upsert(tenant, chunks).ok
         seen, after, pages = [], None, 0
         while True:
@@ -598,6 +605,10 @@ class ListDocumentsContract(_Base):
         assert [d.document_id for d in seen] == sorted(sizes)
         assert {d.document_id: d.chunk_count for d in seen} == sizes
         assert seen[0].source == Source("T-doc-a", "u:doc-a", "text/markdown")
+        assert {d.document_id: d.language for d in seen} == {d: "de" if d == "doc-b" else "en" for d in sizes}
+        assert seen[1].tags == ("doc-b", "listed")
+        assert all(d.created_at == T0 for d in seen)
+        assert store.list_documents(tenant, limit=2, after="doc-b").total == 5
         assert store.list_documents(tenant, limit=10, after="doc-e").documents == ()
         assert store.list_documents(tenant, limit=5).next_after is None
         with pytest.raises(InvalidQuery):

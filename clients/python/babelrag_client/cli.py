@@ -414,9 +414,13 @@ def cmd_docs_list(args: argparse.Namespace, out: Output) -> int:
         out.line("No documents.")
         return EXIT_OK
     id_width = min(60, max(len("DOCUMENT"), *(len(d.document_id) for d in documents)))
-    out.line(f"{'DOCUMENT':<{id_width}}  {'TYPE':<5}  {'CHUNKS':>6}  {'SIZE':>10}  TITLE")
+    out.line(f"{'DOCUMENT':<{id_width}}  {'TYPE':<5}  {'LANG':<4}  {'CHUNKS':>6}  {'SIZE':>10}  {'STORED (UTC)':<16}  TITLE")
     for d in documents:
-        out.line(f"{d.document_id:<{id_width}}  {d.modality.value or '?':<5}  {d.chunks:>6}  {_size(d.bytes):>10}  {d.source.title}")
+        stored = d.created_at.strftime("%Y-%m-%d %H:%M") if d.created_at else "?"
+        out.line(
+            f"{d.document_id:<{id_width}}  {d.modality.value or '?':<5}  {d.language or '?':<4}  {d.chunks:>6}  "
+            f"{_size(d.bytes):>10}  {stored:<16}  {d.source.title}"
+        )
     out.line(f"{len(documents)} documents")
     return EXIT_OK
 

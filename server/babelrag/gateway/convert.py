@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from google.protobuf import timestamp_pb2
+
 from babelrag.gateway.errors import InvalidRequest
 from babelrag.rag.passages import Passage
 from babelrag.store.filters import SearchFilter, TimeRange
@@ -35,6 +37,12 @@ def modality(value: Modality | str) -> int:
 
 def timestamp_to_datetime(ts) -> datetime:  # noqa: ANN001 - google.protobuf.Timestamp
     return ts.ToDatetime(tzinfo=timezone.utc)
+
+
+def datetime_to_timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
+    return ts
 
 
 def _time_range(message: common_pb2.Filters, name: str) -> TimeRange | None:

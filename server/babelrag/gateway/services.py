@@ -242,12 +242,16 @@ class DocumentService(documents_pb2_grpc.DocumentServiceServicer):
                     document_id=d.document_id,
                     source=convert.source(d.source.title, d.source.uri, d.source.mime_type),
                     modality=common_pb2.MODALITY_IMAGE if d.source.mime_type.startswith("image/") else common_pb2.MODALITY_TEXT,
+                    language=d.language,
                     chunks=d.chunk_count,
+                    tags=list(d.tags),
+                    created_at=convert.datetime_to_timestamp(d.created_at) if d.created_at else None,
                     bytes=footprints[d.document_id][1],
                 )
                 for d in page.documents
             ],
             next_page_token=page.next_after or "",
+            total=page.total if page.total is not None else 0,
         )
 
     async def DeleteDocument(self, request, context) -> documents_pb2.DeleteDocumentResponse:  # noqa: N802, ANN001

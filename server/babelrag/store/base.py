@@ -23,9 +23,10 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from babelrag.store.errors import InvalidQuery, InvalidTenantName
-from babelrag.store.filters import LANGUAGE_RE, SearchFilter, check_text_value, to_epoch_us
+from babelrag.store.filters import LANGUAGE_RE, SearchFilter, check_text_value, from_epoch_us, to_epoch_us
 from babelrag.store.types import (
     Chunk,
+    DocumentInfo,
     DocumentPage,
     ItemError,
     ItemErrorCode,
@@ -500,3 +501,22 @@ def check_page_args(limit: int, after: str | None) -> None:
             check_text_value(after, "after")
         except ValueError as exc:
             raise InvalidQuery(str(exc)) from None
+
+
+#: What a document listing reads of each document's first chunk (:func:`document_info`).
+DOCUMENT_HEAD_FIELDS = ("title", "uri", "mime_type", "language", "tags", "created_us")
+
+
+def document_info(document_id: str, chunks: int, head: Mapping[str, object] | None) -> DocumentInfo:
+    """A listed document, described by its first chunk's stored fields (``head``; any backend)."""
+    if head is None:
+        return DocumentInfo(document_id, chunks, Source())
+    created = head.get("created_us")
+    return DocumentInfo(
+        document_id,
+        chunks,
+        Source(str(head.get("title") or ""), str(head.get("uri") or ""), str(head.get("mime_type") or "")),
+        language=str(head.get("language") or ""),
+        tags=tuple(head.get("tags") or ()),  # type: ignore[arg-type]
+        created_at=None if created is None else from_epoch_us(int(created)),  # type: ignore[arg-type]
+    )

@@ -113,13 +113,16 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from babelrag.store.base import (
+    DOCUMENT_HEAD_FIELDS,
     PreparedDocument,
     check_document_ids,
     check_ids,
     check_page_args,
     check_search_request,
+    document_info,
     prepare_upsert,
     validate_tenant_name,
 )
@@ -802,15 +805,14 @@ class LanceDBStore:
     def list_documents(self, tenant: str, *, limit: int = 100, after: str | None = None) -> DocumentPage:
         table = self._open_table(tenant)
         check_page_args(limit, after)
-        pred = None if after is None else f"document_id > {sql_string(after)}"
         with _translate_errors(f"list documents of tenant {tenant!r}"):
-            q = table.search().select(["document_id"])
-            if pred:
-                q = q.where(pred)
-            ids = q.limit(None).to_arrow().column("document_id")
-            if len(ids) == 0:
-                return DocumentPage((), None)
-            counts = pa.table({"d": ids}).group_by("d").aggregate([("d", "count")]).sort_by("d")
+            all_ids = table.search().select(["document_id"]).limit(None).to_arrow().column("document_id")
+            counts = pa.table({"d": all_ids}).group_by("d").aggregate([("d", "count")]).sort_by("d")
+            total = counts.num_rows
+            if after is not None:
+                counts = counts.filter(pc.greater(counts.column("d"), pa.scalar(after, pa.string())))
+            if counts.num_rows == 0:
+                return DocumentPage((), None, total)
             more = counts.num_rows > limit
             page = counts.slice(0, limit)
             doc_ids = page.column("d").to_pylist()
@@ -818,16 +820,16 @@ class LanceDBStore:
             first = (
                 table.search()
                 .where(_and(_in_list("document_id", doc_ids)))
-                .select(["document_id", "chunk_index", "title", "uri", "mime_type"])
+                .select(["document_id", "chunk_index", *DOCUMENT_HEAD_FIELDS])
                 .limit(None)
                 .to_arrow()
             )
         first = first.sort_by([("document_id", "ascending"), ("chunk_index", "ascending")])
-        sources: dict[str, Source] = {}
+        heads: dict[str, dict] = {}
         for row in first.to_pylist():
-            sources.setdefault(row["document_id"], Source(row["title"], row["uri"], row["mime_type"]))
-        docs = tuple(DocumentInfo(d, int(c), sources.get(d, Source())) for d, c in zip(doc_ids, n))
-        return DocumentPage(docs, doc_ids[-1] if more else None)
+            heads.setdefault(row["document_id"], row)
+        docs = tuple(document_info(d, int(c), heads.get(d)) for d, c in zip(doc_ids, n))
+        return DocumentPage(docs, doc_ids[-1] if more else None, total)
 
     def _shape(self, tenant: str, table) -> _TableShape:
         """Which columns of ``table`` are indexed and which vector columns hold any vector.
@@ -913,8 +915,6 @@ class LanceDBStore:
         """The rows of ``ids`` among the signals' result tables."""
         if not ids or not tables:
             return {}
-        import pyarrow.compute as pc
-
         merged = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
         wanted = merged.filter(pc.is_in(merged.column("id"), value_set=pa.array(list(ids), type=pa.string())))
         return self._rows_to_chunks(wanted, include_vectors)

@@ -247,11 +247,15 @@ class TenantInfo:
 
 @dataclass(frozen=True, slots=True)
 class DocumentInfo:
-    """A document as listed by ``list_documents``: its id, chunk count and source."""
+    """A document as listed by ``list_documents``: its id, chunk count, and what its first chunk
+    says of it (source, language, tags, when it was stored)."""
 
     document_id: str
     chunk_count: int
     source: Source
+    language: str = ""
+    tags: tuple[str, ...] = ()
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +264,7 @@ class DocumentPage:
 
     documents: tuple[DocumentInfo, ...]
     next_after: str | None
+    total: int | None = None  # documents of the tenant in all pages, where the backend knows it
 
 
 def _as_query_vector(name: str, value: VectorLike) -> np.ndarray:

@@ -91,6 +91,7 @@ with warnings.catch_warnings(record=True):
     from weaviate.classes.tenants import Tenant, TenantActivityStatus
 
 from babelrag.store.base import (
+    DOCUMENT_HEAD_FIELDS,
     MAX_CHUNKS_PER_DOCUMENT,
     PreparedChunk,
     PreparedDocument,
@@ -98,6 +99,7 @@ from babelrag.store.base import (
     check_ids,
     check_page_args,
     check_search_request,
+    document_info,
     prepare_upsert,
     validate_tenant_name,
 )
@@ -800,6 +802,7 @@ class WeaviateStore:
                 group_by=GroupByAggregate(prop="document_id", limit=self.config.max_listed_documents),
                 total_count=True,
             )
+            total = len(res.groups)
             counts = sorted(
                 (str(g.grouped_by.value), int(g.total_count or 0))
                 for g in res.groups
@@ -807,25 +810,24 @@ class WeaviateStore:
             )
             more = len(counts) > limit
             page = counts[:limit]
-            sources = self._first_sources(shard, [d for d, _ in page])
-        docs = tuple(DocumentInfo(d, n, sources.get(d, Source())) for d, n in page)
-        return DocumentPage(docs, page[-1][0] if more and page else None)
+            heads = self._first_chunks(shard, [d for d, _ in page])
+        docs = tuple(document_info(d, n, heads.get(d)) for d, n in page)
+        return DocumentPage(docs, page[-1][0] if more and page else None, total)
 
-    def _first_sources(self, shard, doc_ids: list[str]) -> dict[str, Source]:
-        """Source of each document's lowest-index chunk (chunk 0 in one query, others one by one)."""
+    def _first_chunks(self, shard, doc_ids: list[str]) -> dict[str, Mapping[str, Any]]:
+        """Properties of each document's lowest-index chunk (chunk 0 in one query, others one by one)."""
         if not doc_ids:
             return {}
-        out: dict[str, Source] = {}
+        out: dict[str, Mapping[str, Any]] = {}
         res = shard.query.fetch_objects(
             filters=Filter.all_of(
                 [Filter.by_property("document_id").contains_any(doc_ids), Filter.by_property("chunk_index").equal(0)]
             ),
             limit=len(doc_ids),
-            return_properties=["document_id", "title", "uri", "mime_type"],
+            return_properties=["document_id", *DOCUMENT_HEAD_FIELDS],
         )
         for o in res.objects:
-            p = o.properties
-            out[p["document_id"]] = Source(p.get("title") or "", p.get("uri") or "", p.get("mime_type") or "")
+            out[o.properties["document_id"]] = o.properties
         from weaviate.classes.query import Sort
 
         for d in doc_ids:
@@ -835,11 +837,10 @@ class WeaviateStore:
                 filters=Filter.by_property("document_id").equal(d),
                 sort=Sort.by_property("chunk_index", ascending=True),
                 limit=1,
-                return_properties=["title", "uri", "mime_type"],
+                return_properties=list(DOCUMENT_HEAD_FIELDS),
             )
             if r.objects:
-                p = r.objects[0].properties
-                out[d] = Source(p.get("title") or "", p.get("uri") or "", p.get("mime_type") or "")
+                out[d] = r.objects[0].properties
         return out
 
     def search(self, tenant: str, request: SearchRequest) -> SearchResult:
