@@ -400,3 +400,19 @@ def test_bad_arguments(kwargs: dict[str, object], error: type[Exception]) -> Non
 def test_non_passages_are_rejected() -> None:
     with pytest.raises(TypeError):
         assemble_context(["text"], budget_tokens=10, count_tokens=count_tokens)  # type: ignore[list-item]
+
+
+def test_relevance_floor_drops_passages_far_below_the_best():
+    topics = ["Rivers of Europe and their sources.", "Photosynthesis in green plants.", "The history of printing.", "Volcanoes of Iceland."]
+    scored = [passage(f"c{i}", text, score) for i, (text, score) in enumerate(zip(topics, [0.9, 0.5, 0.36, 0.1]))]
+    ctx = assemble(scored, min_relative_relevance=0.4)
+    assert ids(ctx) == ["c0", "c1"]  # 0.36 < 0.4 x 0.9
+    assert reasons(ctx) == {"c2": "low_relevance", "c3": "low_relevance"}
+    assert ids(assemble(scored)) == ["c0", "c1", "c2", "c3"]  # off by default
+
+
+def test_relevance_floor_keeps_the_best_passage_whatever_its_score():
+    ctx = assemble([passage("only", "A lone weak passage.", 0.01)], min_relative_relevance=0.9)
+    assert ids(ctx) == ["only"]
+    with pytest.raises(ValueError, match="min_relative_relevance"):
+        assemble([passage("x", "x", 0.5)], min_relative_relevance=1.5)

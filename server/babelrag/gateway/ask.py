@@ -132,7 +132,10 @@ class AskPipeline:
             ranked = await self.rt.reranker.rerank(query.question, [passage_from_hit(hit) for hit in hits])
         with clock.stage("assemble"):
             context = assemble_context(
-                ranked, budget_tokens=self.rt.settings.context_budget_tokens, count_tokens=self.rt.count_tokens
+                ranked,
+                budget_tokens=self.rt.settings.context_budget_tokens,
+                count_tokens=self.rt.count_tokens,
+                min_relative_relevance=self.rt.settings.context_min_relevance,
             )
         image_note = None
         if query.images and not self.rt.generator_sees_images:

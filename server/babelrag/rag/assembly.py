@@ -3,6 +3,11 @@
 :func:`assemble_context` runs five steps; every passage that is not used is reported in
 :attr:`AssembledContext.dropped` with its :class:`DropReason`:
 
+0. **Relevance floor** (``low_relevance``). A passage whose relevance is below
+   ``min_relative_relevance`` times the best passage's is dropped before anything else: far
+   weaker candidates rarely hold the answer, lengthen the prompt (the generator's first token
+   waits for all of it) and give a small model more to be misled by. Off (0) unless the caller
+   sets it; the gateway's setting ``context_min_relevance`` says what it uses and why.
 1. **Versions** (``older_version``). Two passages are versions of the same content when they come
    from the same source (same ``document_id``, or the same non-empty ``uri`` or title, compared
    case-folded), their content is similar (shingle Jaccard at least ``version_similarity``, 0.5,
@@ -89,6 +94,7 @@ class DropReason(str, enum.Enum):
     BUDGET = "budget"
     PER_DOCUMENT_LIMIT = "per_document_limit"
     MAX_PASSAGES = "max_passages"
+    LOW_RELEVANCE = "low_relevance"
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +316,7 @@ def assemble_context(
     diversity: float = 0.3,
     same_document_similarity: float = 0.5,
     cosine_floor: float = 0.9,
+    min_relative_relevance: float = 0.0,
 ) -> AssembledContext:
     """Choose, order and number the passages that go into the prompt (see the module docstring).
 
@@ -325,6 +332,7 @@ def assemble_context(
     diversity = _check_unit("diversity", diversity)
     same_document_similarity = _check_unit("same_document_similarity", same_document_similarity)
     cosine_floor = _check_unit("cosine_floor", cosine_floor)
+    min_relative_relevance = _check_unit("min_relative_relevance", min_relative_relevance)
     if cosine_floor >= 1.0:
         raise ValueError("cosine_floor must be below 1")
     for p in passages:
@@ -339,6 +347,12 @@ def assemble_context(
 
     dropped: list[DroppedPassage] = []
     items = sorted((_item(i, p) for i, p in enumerate(passages)), key=lambda it: (-it.relevance, it.order))
+
+    # 0. Relevance floor, relative to the best passage (which always stays).
+    if items and min_relative_relevance > 0.0 and items[0].relevance > 0.0:
+        floor = min_relative_relevance * items[0].relevance
+        dropped.extend(DroppedPassage(it.passage, DropReason.LOW_RELEVANCE) for it in items if it.relevance < floor)
+        items = [it for it in items if it.relevance >= floor]
 
     # 1. Versions: the older valid_at of two similar passages of one source goes, whatever its score.
     superseded: dict[int, _Item] = {}  # order -> the newer item that replaces it
