@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import time
 import unicodedata
+import uuid
 
 import grpc
 import pytest
@@ -110,3 +113,34 @@ def test_bad_ask_requests_are_invalid_argument_and_the_server_keeps_serving(corp
     assert message in info.value.details()
     _, final = split(corpus_tenant.ask("Was ist der Rhein?", options=ask_pb2.AskOptions(max_tokens=4)))
     assert final.answer
+
+
+def test_cancelling_ask_stops_generation_on_triton(corpus_tenant, triton_server):
+    """The asker goes away mid-answer: the gateway cancels the generator's request on Triton, which
+    stops long before its token limit (the model logs each request's end under the call's id)."""
+    request_id = f"cancel-ask-{uuid.uuid4().hex[:8]}"
+    limit = 1000
+    call = corpus_tenant.ask_stub.Ask(
+        ask_pb2.AskRequest(question="叶绿素吸收什么？", options=ask_pb2.AskOptions(max_tokens=limit, **SAMPLED)),
+        metadata=(*corpus_tenant.metadata, ("x-request-id", request_id)),
+        timeout=120,
+    )
+    deltas = 0
+    for response in call:
+        deltas += response.WhichOneof("event") == "delta"
+        if deltas == 3:
+            call.cancel()
+            break
+    assert deltas == 3
+    deadline = time.monotonic() + 30
+    line = ""
+    while time.monotonic() < deadline and not line:
+        found = [text for text in triton_server.log_path.read_text(errors="replace").splitlines() if f"[{request_id}]" in text]
+        line = found[-1] if found else ""
+        time.sleep(0.1)
+    match = re.search(r"(stop|length|cancelled) after (\d+) tokens", line)
+    assert match, f"the generator logged nothing for {request_id}"
+    assert match.group(1) == "cancelled" and int(match.group(2)) < limit, line
+    # The gateway serves the tenant's next question at once.
+    _, final = split(corpus_tenant.ask("叶绿素吸收什么？", options=ask_pb2.AskOptions(max_tokens=4, **SAMPLED)))
+    assert final.completion_tokens >= 1

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 
 from babelrag.gateway.errors import InvalidRequest, Unsupported
+from babelrag.logs import request_id_var
 from babelrag.gateway.metrics import StageClock
 from babelrag.gateway.retrieval import RetrievalQuery, Retriever
 from babelrag.gateway.runtime import Runtime
@@ -25,6 +26,11 @@ from babelrag.text.langid import is_valid_language_code, language_name
 
 MAX_TOP_K = 50
 MAX_ANSWER_TOKENS = 1024
+
+
+def _request_id() -> str | None:
+    rid = request_id_var.get()
+    return None if rid in ("", "-") else rid
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,6 +171,7 @@ class AskPipeline:
             stop=prompt.stop,
             language=answer_language,
             timeout_s=deadline_s,
+            request_id=_request_id(),  # the same id in the gateway's and Triton's logs
         ) as stream:
             async for event in stream:
                 if isinstance(event, TextDelta):
