@@ -26,3 +26,17 @@ def test_usage_errors_exit_2(squad_dir: Path, tmp_path: Path, capsys):  # noqa: 
     assert main(["retrieval", "--squad", str(squad_dir), "--methods", "hybrid@2", "--gateway", "x:1", "--out", str(tmp_path)]) == 2
     assert "alpha" in capsys.readouterr().err
     assert main(["langid", "--squad", str(squad_dir), "--limit-questions", "0", "--out", str(tmp_path)]) == 2
+
+
+def test_report_redraws_a_saved_report(squad_dir: Path, tmp_path: Path, capsys):  # noqa: ANN001
+    assert main(["langid", "--squad", str(squad_dir), "--detectors", "langdetect", "--no-plots", "--out", str(tmp_path / "results")]) == 0
+    [saved] = (tmp_path / "results" / "mini").glob("*.json")
+    markdown = saved.with_suffix(".md")
+    markdown.unlink()
+    capsys.readouterr()
+    assert main(["report", str(saved), "--no-plots"]) == 0
+    assert "langdetect" in markdown.read_text() and str(markdown) in capsys.readouterr().out
+    bogus = tmp_path / "bogus.json"
+    bogus.write_text('{"schema": "something else"}')
+    assert main(["report", str(bogus)]) == 2
+    assert "not a babelrag-eval report" in capsys.readouterr().err

@@ -5,7 +5,9 @@
     babelrag-eval langid    --squad FILE|DIR... [--detectors langdetect,lingua] --out DIR
     babelrag-eval answers   --squad FILE|DIR... [--generation-questions N] --out DIR
     babelrag-eval mirage    --squad FILE|DIR... [--generation-questions N] [--noise 4] --out DIR
+    babelrag-eval generation --squad FILE|DIR... --out DIR     (answers + mirage, one ingestion)
     babelrag-eval all       --squad FILE|DIR... --out DIR      (all of the above; `make eval`)
+    babelrag-eval report    FILE.json                         (draw a saved report's Markdown and plots again)
 
 Unless ``--gateway HOST:PORT`` names a running gateway (admin key in $BABELRAG_ADMIN_KEY), the
 command builds the profile's models if needed, starts Triton and the gateway in this process on a
@@ -50,7 +52,7 @@ from babelrag.triton.errors import TritonError, TritonStartError
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = ("retrieval", "langid", "answers", "mirage", "all")
+COMMANDS = ("retrieval", "langid", "answers", "mirage", "generation", "all")
 # alpha 0.3 is left out of the default sweep: on XQuAD it was below both 0.5 and vector-only in
 # every language but th, vi and zh (2026-11-24 run); pass --methods to include it.
 DEFAULT_METHODS = "keyword,vector,hybrid@0.5,hybrid@0.7,hybrid@0.9"
@@ -68,8 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
             _add_retrieval(sub, full=name == "all")
         if name in ("langid", "all"):
             sub.add_argument("--detectors", default="langdetect,lingua", help="babelrag.text.langid backends to measure (default %(default)s)")
-        if name in ("answers", "mirage", "all"):
+        if name in ("answers", "mirage", "generation", "all"):
             _add_generation(sub)
+    report = commands.add_parser("report", help=_HELP["report"], description=_HELP["report"])
+    report.add_argument("json", type=Path, metavar="FILE.json", help="a report written by babelrag-eval")
+    report.add_argument("--no-plots", action="store_true", help="write the Markdown only")
     return parser
 
 
@@ -78,6 +83,8 @@ _HELP = {
     "langid": "language identification accuracy of the questions (no gateway needed)",
     "answers": "answer-language accuracy of the gateway's Ask",
     "mirage": "MIRAGE noise vulnerability / context acceptability / insensitivity / misinterpretation",
+    "generation": "answers and mirage, sharing one ingestion",
+    "report": "draw the Markdown and PNG plots of a saved report again",
     "all": "every evaluation, sharing one stack and one ingestion",
 }
 
@@ -407,17 +414,30 @@ async def _run(args: argparse.Namespace) -> Report:
         if args.command in ("retrieval", "all"):
             await run.retrieval()
         answers = None
-        if args.command in ("answers", "all"):
+        if args.command in ("answers", "generation", "all"):
             answers = await run.answers()
-        if args.command in ("mirage", "all"):
+        if args.command in ("mirage", "generation", "all"):
             await run.mirage(answers)
 
     await run.with_gateway(body)
     return report
 
 
+def redraw(args: argparse.Namespace) -> int:
+    try:
+        report = Report.open(args.json)
+    except ValueError as error:
+        print(f"babelrag-eval: {error}", file=sys.stderr)
+        return 2
+    for path in report.save(plots=not args.no_plots, progress=_log):
+        print(path)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "report":
+        return redraw(args)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         stream=sys.stderr,

@@ -95,6 +95,21 @@ class Report:
             if isinstance(existing, dict) and existing.get("schema") == SCHEMA and isinstance(existing.get("sections"), dict):
                 self.data["sections"] = existing["sections"]
 
+    @classmethod
+    def open(cls, json_path: Path) -> Report:
+        """The report saved at ``json_path`` (to draw its Markdown and plots again)."""
+        path = Path(json_path)
+        try:
+            data = json.loads(path.read_text())
+            if data.get("schema") != SCHEMA:
+                raise ValueError(f"schema {data.get('schema')!r}, expected {SCHEMA!r}")
+            report = cls(path.parent.parent, data["dataset"], commit=data["commit"], date=dt.date.fromisoformat(data["date"]))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"{path}: not a babelrag-eval report ({error})") from None
+        if report.json_path.resolve() != path.resolve():
+            raise ValueError(f"{path}: its dataset/date/commit name another file ({report.json_path.name})")
+        return report
+
     @property
     def json_path(self) -> Path:
         return self.directory / f"{self.stem}.json"
