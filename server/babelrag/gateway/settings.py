@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "BABELRAG_"
+RERANKERS = ("fused", "lexical", "triton")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,12 +48,19 @@ class Settings:
     chunk_overlap_tokens: int = 40
     generator_context_tokens: int = 2048
     language_detector: str = "langdetect"  # more accurate than lingua on XQuAD with our script rules (bench/langid_xquad.py)
+    #: "fused" (keep the fused retrieval order), "lexical" (LexicalOverlapReranker) or "triton"
+    #: (the profile's cross-encoder on Triton, falling back to "fused" whenever it fails).
+    reranker: str = "fused"
     # caches
     embedding_cache_size: int = 4096
     retrieval_cache_size: int = 1024
     # operations
     shutdown_grace_s: float = 10.0
     log_format: str = "text"  # "text" | "json"
+
+    def __post_init__(self) -> None:
+        if self.reranker not in RERANKERS:
+            raise ValueError(f"setting reranker: {self.reranker!r} is not one of {', '.join(RERANKERS)}")
 
     @property
     def profile_root(self) -> Path:
