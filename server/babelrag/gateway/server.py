@@ -38,7 +38,7 @@ from babelrag.store.types import VectorDims
 from babelrag.text.langid import get_detector
 from babelrag.triton.client import TritonEncoders
 from babelrag.triton.launcher import TritonPorts, TritonServer
-from babelrag.triton.reranker import TritonReranker
+from babelrag.triton.reranker import RERANKER_MODEL, TritonReranker
 from babelrag.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -178,6 +178,12 @@ class Gateway:
             tokenizer=tokenizer,
             generator_info=GeneratorInfo.from_artifacts(self.layout.artifacts),
         )
+        if settings.reranker == "triton" and not await self.runtime.encoders.is_ready([RERANKER_MODEL]):
+            log.warning(
+                "reranker = 'triton' but model '%s' is not loaded on Triton at %s: searches and answers use "
+                "the fused order until it is (babelrag_reranker_fallbacks_total counts them)",
+                RERANKER_MODEL, self.triton_url,
+            )
         retriever = Retriever(self.runtime)
         server = grpc.aio.server(
             interceptors=[GatewayInterceptor(self.runtime.authorize, self.metrics)],

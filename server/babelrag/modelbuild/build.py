@@ -263,8 +263,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--profile",
         choices=sorted(PROFILES),
         default="default",
-        help="tiny: random-initialised test models; default: multilingual-e5-small (+ CLIP when the hub "
-        "is reachable); full: multilingual-e5-base + CLIP, hub required (default: %(default)s)",
+        help="tiny: random-initialised test models (reranker included); default: multilingual-e5-small "
+        "(+ CLIP when the hub is reachable), no reranker; full: multilingual-e5-base + CLIP + mMiniLMv2 "
+        "cross-encoder, hub required (default: %(default)s)",
     )
     parser.add_argument(
         "--out-dir",
