@@ -13,6 +13,7 @@ from tritonclient.utils import InferenceServerException
 from babelrag.gateway.metrics import GatewayMetrics
 from babelrag.rag.passages import Passage
 from babelrag.rag.rerank import FallbackReranker, FusedScoreReranker, Reranker
+from babelrag.triton.client import TritonEncoders
 from babelrag.triton.errors import InferenceRejected
 from babelrag.triton.launcher import free_port
 from babelrag.triton.reranker import TritonReranker, passage_text, sigmoid
@@ -93,17 +94,13 @@ def test_long_passage_is_truncated_not_refused(triton_server):
     assert np.abs(whole - head).max() < 1e-5
 
 
-async def test_concurrent_requests_are_batched(reranker):
-    stats = reranker._client.get_inference_statistics  # the same server, read through tritonclient
-
-    async def counts() -> tuple[int, int]:
-        model = (await stats("reranker_encoder", as_json=True))["model_stats"][0]
-        return int(model.get("inference_count", 0)), int(model.get("execution_count", 0))
-
-    before = await counts()
-    await asyncio.gather(*(reranker.logits(f"question {i}", [f"passage number {i}"]) for i in range(48)))
-    after = await counts()
-    requests, executions = after[0] - before[0], after[1] - before[1]
+async def test_concurrent_requests_are_batched(reranker, triton_server):
+    async with TritonEncoders(triton_server.grpc_url) as stats:  # statistics of the same server
+        before = await stats.model_statistics("reranker_encoder")
+        await asyncio.gather(*(reranker.logits(f"question {i}", [f"passage number {i}"]) for i in range(48)))
+        after = await stats.model_statistics("reranker_encoder")
+    requests = int(after.get("inference_count", 0)) - int(before.get("inference_count", 0))
+    executions = int(after.get("execution_count", 0)) - int(before.get("execution_count", 0))
     assert requests == 48
     assert executions < requests, f"{executions} executions for {requests} requests: nothing was batched"
 
