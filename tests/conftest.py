@@ -29,14 +29,14 @@ def tiny_layout() -> ProfileLayout:
 
 @pytest.fixture(scope="session")
 def triton_server(tiny_layout: ProfileLayout, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    """A real tritonserver serving the tiny profile's encoders on free ports."""
+    """A real tritonserver serving the tiny profile's encoders (and its reranker) on free ports."""
     from babelrag.triton.launcher import TritonPorts, TritonServer
 
     from babelrag.gateway.server import served_models
 
     server = TritonServer(
         tiny_layout.repository,
-        models=served_models(tiny_layout),
+        models=served_models(tiny_layout, reranker=True),
         ports=TritonPorts.free(),
         runtime_dir=tmp_path_factory.mktemp("triton-runtime"),
     )

@@ -29,6 +29,13 @@ EXPECTED_FILES = {
     "reference/clip/hf_text/tokenizer.json",
     "reference/clip/hf_text/tokenizer_config.json",
 }
+RERANKER_FILES = {
+    "artifacts/reranker_tokenizer/tokenizer.json",
+    "artifacts/reranker_tokenizer/tokenizer_config.json",
+    "artifacts/reranker_encoder/model.onnx",
+    "reference/reranker/config.json",
+    "reference/reranker/model.safetensors",
+}
 
 # Texts and images the build's own parity checks did not use.
 E5_TEXTS = [
@@ -54,7 +61,7 @@ def _images(seed: int) -> list[Image.Image]:
 
 def test_build_writes_every_contract_file(tiny_build):
     present = {p.relative_to(tiny_build.out_dir).as_posix() for p in tiny_build.out_dir.rglob("*") if p.is_file()}
-    assert present >= EXPECTED_FILES
+    assert present >= EXPECTED_FILES | RERANKER_FILES
     assert not (tiny_build.out_dir / ".staging").exists()
     assert (tiny_build.out_dir / "manifest.json").is_file()
 
@@ -67,7 +74,7 @@ def test_manifest_fields(tiny_build):
     assert data["babelrag_version"]
     assert data["created"]
     assert isinstance(data["warnings"], list)
-    assert set(data["models"]) == {"e5", "clip", "generator"}
+    assert set(data["models"]) == {"e5", "clip", "generator", "reranker"}
     e5, clip = data["models"]["e5"], data["models"]["clip"]
     for entry in (e5, clip):
         assert len(entry["recipe_hash"]) == 64

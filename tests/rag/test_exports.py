@@ -11,6 +11,7 @@ EXPORTED = {
     "ContextPassage",
     "DropReason",
     "DroppedPassage",
+    "FallbackReranker",
     "FusedScoreReranker",
     "LanguagePhrases",
     "LexicalOverlapReranker",

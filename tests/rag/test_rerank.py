@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from babelrag.rag.rerank import FusedScoreReranker, LexicalOverlapReranker, Reranker, query_term_coverage
+import asyncio
+import logging
+
+from babelrag.rag.rerank import (
+    FallbackReranker,
+    FusedScoreReranker,
+    LexicalOverlapReranker,
+    Reranker,
+    query_term_coverage,
+)
 from tests.rag.helpers import passage
 
 
-def test_both_implement_the_protocol() -> None:
+def test_all_implement_the_protocol() -> None:
     assert isinstance(FusedScoreReranker(), Reranker)
     assert isinstance(LexicalOverlapReranker(), Reranker)
+    assert isinstance(FallbackReranker(FusedScoreReranker()), Reranker)
 
 
 async def test_fused_score_reranker_keeps_fused_order() -> None:
@@ -68,3 +78,58 @@ async def test_lexical_overlap_reranker_reads_the_title() -> None:
 def test_weight_out_of_range(weight: float) -> None:
     with pytest.raises(ValueError):
         LexicalOverlapReranker(weight=weight)
+
+
+class _Broken:
+    """A primary that fails the way a model-backed reranker can: raising, or breaking the contract."""
+
+    def __init__(self, failure: BaseException | None = None, drop_last: bool = False) -> None:
+        self.failure = failure
+        self.drop_last = drop_last
+
+    async def rerank(self, query, passages):  # noqa: ANN001, ANN201
+        if self.failure is not None:
+            raise self.failure
+        ranked = await LexicalOverlapReranker().rerank(query, passages)
+        return ranked[:-1] if self.drop_last else ranked
+
+
+FALLBACK_PASSAGES = [passage("b", "x", 0.5), passage("a", "Eiffel", 0.4), passage("c", "z", 0.9)]
+
+
+async def test_fallback_reranker_uses_the_primary_when_it_works() -> None:
+    reasons: list[str] = []
+    out = await FallbackReranker(_Broken(), on_fallback=reasons.append).rerank("Eiffel", FALLBACK_PASSAGES)
+    assert out == await LexicalOverlapReranker().rerank("Eiffel", FALLBACK_PASSAGES)
+    assert reasons == []
+
+
+@pytest.mark.parametrize(
+    ("primary", "reason"),
+    [
+        (_Broken(ConnectionError("triton is down")), "ConnectionError"),
+        (_Broken(TimeoutError()), "TimeoutError"),
+        (_Broken(drop_last=True), "RerankerContractError"),
+    ],
+)
+async def test_fallback_reranker_falls_back_logs_and_reports(primary, reason, caplog) -> None:
+    reasons: list[str] = []
+    reranker = FallbackReranker(primary, on_fallback=reasons.append)
+    with caplog.at_level(logging.WARNING, logger="babelrag.rerank"):
+        out = await reranker.rerank("Eiffel", FALLBACK_PASSAGES)
+    assert out == await FusedScoreReranker().rerank("Eiffel", FALLBACK_PASSAGES)
+    assert reasons == [reason]
+    (record,) = [r for r in caplog.records if r.name == "babelrag.rerank"]
+    assert reason in record.getMessage() and "3 passages" in record.getMessage()
+
+
+async def test_fallback_reranker_lets_cancellation_through() -> None:
+    reasons: list[str] = []
+    with pytest.raises(asyncio.CancelledError):
+        await FallbackReranker(_Broken(asyncio.CancelledError()), on_fallback=reasons.append).rerank("q", FALLBACK_PASSAGES)
+    assert reasons == []
+
+
+async def test_fallback_reranker_with_its_own_fallback() -> None:
+    out = await FallbackReranker(_Broken(RuntimeError("x")), LexicalOverlapReranker(weight=1.0)).rerank("Eiffel", FALLBACK_PASSAGES)
+    assert out[0].chunk_id == "a"

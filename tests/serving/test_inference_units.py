@@ -90,3 +90,32 @@ def test_preprocessing_equals_open_clip_eval_transform(preprocessor, tiny_layout
 def test_preprocessing_refuses_bad_images(preprocessor, data, message):
     with pytest.raises(ImageDecodeError, match=message):
         preprocessor(data)
+
+
+@pytest.fixture(scope="module")
+def pair_tokenizer(tiny_layout) -> TextTokenizer:
+    return TextTokenizer.from_dir(tiny_layout.artifacts / "reranker_tokenizer")
+
+
+def test_pairs_match_the_reference_pair_tokenization(pair_tokenizer, tiny_reference):
+    queries = ["Wie hoch ist der Eiffelturm?", "埃菲尔铁塔有多高？", "long"]
+    passages = ["Der Eiffelturm ist 330 Meter hoch.", "", "Paris " * 2000]
+    ids, mask = pair_tokenizer.pad(pair_tokenizer.encode(pair_tokenizer.prepare_pairs(queries, passages)))
+    for row, reference in enumerate(tiny_reference.tokenize_pairs(queries, passages)):
+        assert ids[row, : mask[row].sum()].tolist() == list(reference)
+    assert int(mask[2].sum()) == 512
+
+
+@pytest.mark.parametrize(
+    ("queries", "passages", "message"),
+    [
+        ([], [], "no \\(query, passage\\) pairs"),
+        (["q", "q"], ["p"], "2 queries for 1 passages"),
+        ([" "], ["p"], "query 0 is empty"),
+        (["q", b"\xff"], ["p", "p"], "query 1 is not valid UTF-8"),
+        (["q"], [b"\xc3\x28"], "passage 0 is not valid UTF-8"),
+    ],
+)
+def test_bad_pairs_name_the_item(pair_tokenizer, queries, passages, message):
+    with pytest.raises(TokenizationError, match=message):
+        pair_tokenizer.prepare_pairs(queries, passages)

@@ -8,11 +8,13 @@ import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
-from babelrag.triton.launcher import ALL_MODELS, ENCODER_MODELS
-from babelrag.triton.repository import model_names, set_instance_count, source_repository
+from babelrag.triton.launcher import ALL_MODELS, ENCODER_MODELS, RERANKER_MODELS
+from babelrag.triton.repository import assemble, model_names, set_instance_count, source_repository
 
 SOURCE = source_repository()
-ONNX_ENCODERS = ["e5_encoder", "clip_text_encoder", "clip_image_encoder"]
+ONNX_ENCODERS = ["e5_encoder", "clip_text_encoder", "clip_image_encoder", "reranker_encoder"]
+#: Each ensemble-served group: an ensemble's steps must come from its own group.
+GROUPS = [ENCODER_MODELS, RERANKER_MODELS]
 
 
 def load(path: Path) -> model_config_pb2.ModelConfig:
@@ -23,14 +25,15 @@ def test_every_served_model_is_committed():
     assert sorted(ALL_MODELS) == model_names(SOURCE)
 
 
-@pytest.mark.parametrize("name", sorted(ENCODER_MODELS))
+@pytest.mark.parametrize("name", sorted(ENCODER_MODELS + RERANKER_MODELS))
 def test_cpu_config(name):
     config = load(SOURCE / name / "config.pbtxt")
     assert config.name == name
     assert config.max_batch_size > 0
     if config.platform == "ensemble":
         steps = [step.model_name for step in config.ensemble_scheduling.step]
-        assert all(step in ENCODER_MODELS for step in steps)
+        group = next(g for g in GROUPS if name in g)
+        assert all(step in group for step in steps)
         assert all(step.model_version == -1 for step in config.ensemble_scheduling.step)
         return
     assert config.backend == "python"
@@ -52,7 +55,7 @@ def test_gpu_variant_mirrors_cpu_io(name):
 
 
 def test_ensemble_wiring_matches_step_io():
-    for name in ("text_embedding", "image_embedding", "clip_text_embedding"):
+    for name in ("text_embedding", "image_embedding", "clip_text_embedding", "reranker"):
         ensemble = load(SOURCE / name / "config.pbtxt")
         for step in ensemble.ensemble_scheduling.step:
             model = load(SOURCE / step.model_name / "config.pbtxt")
@@ -68,3 +71,17 @@ def test_instance_count_override():
     assert [group.count for group in config.instance_group] == [3]
     with pytest.raises(ValueError):
         set_instance_count(text, 0)
+
+
+def test_reranker_is_assembled_only_where_built(tmp_path):
+    built = tmp_path / "built"
+    (built / "reranker_encoder").mkdir(parents=True)
+    (built / "reranker_encoder" / "model.onnx").write_bytes(b"stand-in")
+    with_reranker = assemble(built, tmp_path / "repo-with")
+    assert all((with_reranker / name / "config.pbtxt").is_file() for name in RERANKER_MODELS)
+    assert (with_reranker / "reranker_encoder" / "1" / "model.onnx").read_bytes() == b"stand-in"
+
+    (tmp_path / "none").mkdir()
+    without = assemble(tmp_path / "none", tmp_path / "repo-without")
+    assert not any((without / name).exists() for name in RERANKER_MODELS)
+    assert (without / "text_embedding" / "config.pbtxt").is_file()

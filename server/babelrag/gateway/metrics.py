@@ -38,6 +38,12 @@ class GatewayMetrics:
         self.tokens_streamed = Counter(
             "babelrag_tokens_streamed_total", "Answer tokens streamed to clients", registry=self.registry
         )
+        self.reranker_fallbacks = Counter(
+            "babelrag_reranker_fallbacks_total",
+            "Rerank calls answered by the fused-score fallback because the configured reranker failed",
+            ["reason"],  # the failure's exception class: a handful of values
+            registry=self.registry,
+        )
         self.ingested_chunks = Counter(
             "babelrag_ingested_chunks_total", "Chunks written by ingestion", registry=self.registry
         )

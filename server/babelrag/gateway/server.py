@@ -32,12 +32,13 @@ from babelrag.gateway.services import AskService, DocumentService, IngestService
 from babelrag.gateway.settings import Settings
 from babelrag.gateway.tenant_storage import StoreTenantStorage
 from babelrag.paths import ProfileLayout
-from babelrag.rag.rerank import FusedScoreReranker
+from babelrag.rag.rerank import FallbackReranker, FusedScoreReranker, LexicalOverlapReranker, Reranker
 from babelrag.store.base import AsyncVectorStore
 from babelrag.store.types import VectorDims
 from babelrag.text.langid import get_detector
 from babelrag.triton.client import TritonEncoders
 from babelrag.triton.launcher import TritonPorts, TritonServer
+from babelrag.triton.reranker import RERANKER_MODEL, TritonReranker
 from babelrag.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -60,6 +61,8 @@ SERVICE_NAMES = (
     documents_pb2.DESCRIPTOR.services_by_name["DocumentService"].full_name,
     admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
 )
+#: What health and readiness wait for (the generator only where one is built). Never the reranker:
+#: its failures are answered by the fused-score fallback, so it cannot make the gateway unready.
 GATEWAY_MODELS = ("text_embedding", "image_embedding", "clip_text_embedding", "generator")
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
@@ -77,6 +80,30 @@ def open_store(settings: Settings, dims: VectorDims):  # noqa: ANN201
         config = WeaviateConfig.from_url(settings.weaviate_url, api_key_env=settings.weaviate_api_key_env, dims=dims)
         return WeaviateStore(config)
     raise ValueError(f"unknown store {settings.store!r}: use 'lancedb' or 'weaviate'")
+
+
+def check_reranker_available(settings: Settings, manifest: dict) -> None:
+    """Refuse ``reranker = "triton"`` on a profile that built no reranker model."""
+    if settings.reranker == "triton" and "reranker" not in manifest.get("models", {}):
+        raise RuntimeError(
+            f"reranker = 'triton' needs a reranker model, but profile {settings.profile!r} has none "
+            f"(no 'reranker' in {settings.profile_root / 'manifest.json'}); use reranker = 'fused' or "
+            "'lexical', or a profile that builds one ('tiny', 'full')"
+        )
+
+
+def build_reranker(settings: Settings, triton_url: str, metrics: GatewayMetrics) -> tuple[Reranker, TritonReranker | None]:
+    """The configured reranker, and the Triton client inside it (to close) when there is one."""
+    if settings.reranker == "lexical":
+        return LexicalOverlapReranker(), None
+    if settings.reranker == "triton":
+        model = TritonReranker(triton_url, timeout_s=settings.triton_timeout_s)
+
+        def count_fallback(reason: str) -> None:
+            metrics.reranker_fallbacks.labels(reason).inc()
+
+        return FallbackReranker(model, FusedScoreReranker(), on_fallback=count_fallback), model
+    return FusedScoreReranker(), None
 
 
 def vector_dims(manifest: dict) -> VectorDims:
@@ -102,6 +129,7 @@ class Gateway:
         self._health_task: asyncio.Task | None = None
         self.port: int | None = None
         self.runtime: Runtime | None = None
+        self._triton_reranker: TritonReranker | None = None
         self.admin_credential: AdminCredential | None = None
 
     @property
@@ -123,8 +151,10 @@ class Gateway:
     async def _start(self) -> int:
         settings = self.settings
         manifest = load_manifest(self.layout.manifest)
+        check_reranker_available(settings, manifest)
         if not settings.triton_url and self._triton is None:
-            self._triton = TritonServer(self.layout.repository, models=served_models(self.layout), ports=TritonPorts.free(), runtime_dir=self.layout.runtime)
+            models = served_models(self.layout, reranker=settings.reranker == "triton")
+            self._triton = TritonServer(self.layout.repository, models=models, ports=TritonPorts.free(), runtime_dir=self.layout.runtime)
             log.info("starting Triton on %s", self.layout.repository)
             await asyncio.to_thread(self._triton.start)
             self._owns_triton = True
@@ -133,6 +163,7 @@ class Gateway:
         self.admin_credential = load_admin_credential(settings.data_dir)
         store = AsyncVectorStore(await asyncio.to_thread(open_store, settings, vector_dims(manifest)))
         tokenizer = _load_tokenizer(self.layout)
+        reranker, self._triton_reranker = build_reranker(settings, self.triton_url, self.metrics)
         self.runtime = Runtime(
             settings=settings,
             metrics=self.metrics,
@@ -143,10 +174,16 @@ class Gateway:
             rate_limiter=InMemoryRateLimiter(),
             ledger=DocumentLedger(settings.data_dir / "documents.sqlite3"),
             detector=get_detector(settings.language_detector),
-            reranker=FusedScoreReranker(),
+            reranker=reranker,
             tokenizer=tokenizer,
             generator_info=GeneratorInfo.from_artifacts(self.layout.artifacts),
         )
+        if settings.reranker == "triton" and not await self.runtime.encoders.is_ready([RERANKER_MODEL]):
+            log.warning(
+                "reranker = 'triton' but model '%s' is not loaded on Triton at %s: searches and answers use "
+                "the fused order until it is (babelrag_reranker_fallbacks_total counts them)",
+                RERANKER_MODEL, self.triton_url,
+            )
         retriever = Retriever(self.runtime)
         server = grpc.aio.server(
             interceptors=[GatewayInterceptor(self.runtime.authorize, self.metrics)],
@@ -208,6 +245,9 @@ class Gateway:
         if server is not None:
             await server.stop(grace)
         runtime, self.runtime = self.runtime, None
+        triton_reranker, self._triton_reranker = self._triton_reranker, None
+        if triton_reranker is not None:
+            await triton_reranker.close()
         if runtime is not None:
             await runtime.encoders.close()
             if runtime.generator is not None:
@@ -235,12 +275,17 @@ def _generator_client(url: str, settings: Settings):  # noqa: ANN202
     return TritonGenerator(url, timeout_s=max(settings.triton_timeout_s, 120.0))
 
 
-def served_models(layout: ProfileLayout) -> list[str]:
-    from babelrag.triton.launcher import ENCODER_MODELS
+def served_models(layout: ProfileLayout, *, reranker: bool = False) -> list[str]:
+    """The models a local Triton loads for the gateway; the reranker's only when asked for (and
+    built: :func:`check_reranker_available` refuses the setting otherwise)."""
+    from babelrag.triton.launcher import ENCODER_MODELS, RERANKER_MODELS
+    from babelrag.triton.repository import reranker_built
 
     models = list(ENCODER_MODELS)
     if (layout.artifacts / "generator").is_dir():  # built: the committed config alone is not enough
         models.append("generator")
+    if reranker and reranker_built(layout.artifacts):
+        models.extend(RERANKER_MODELS)
     return models
 
 

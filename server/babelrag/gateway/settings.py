@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "BABELRAG_"
+RERANKERS = ("fused", "lexical", "triton")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +52,9 @@ class Settings:
     # average; 0.5 kept 2.5 and dropped it for 0.1% of questions (docs/EVALUATION.md).
     context_min_relevance: float = 0.4
     language_detector: str = "langdetect"  # more accurate than lingua on XQuAD with our script rules (bench/langid_xquad.py)
+    #: "fused" (keep the fused retrieval order), "lexical" (LexicalOverlapReranker) or "triton"
+    #: (the profile's cross-encoder on Triton, falling back to "fused" whenever it fails).
+    reranker: str = "fused"
     # caches
     embedding_cache_size: int = 4096
     retrieval_cache_size: int = 1024
@@ -59,6 +63,8 @@ class Settings:
     log_format: str = "text"  # "text" | "json"
 
     def __post_init__(self) -> None:
+        if self.reranker not in RERANKERS:
+            raise ValueError(f"setting reranker: {self.reranker!r} is not one of {', '.join(RERANKERS)}")
         for name in ("alpha", "context_min_relevance"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:

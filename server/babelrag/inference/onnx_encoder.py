@@ -27,7 +27,9 @@ class OnnxEncoder:
         """Run token sequences from several requests as one padded batch; one output per request.
 
         Padding value and width do not change the result: padded positions are masked out of
-        attention and out of the mean pooling.
+        attention and out of the mean pooling, and a cross-encoder reads only its first token. XLM-R
+        models (the CLIP text tower, the reranker) also derive position ids from ``input_ids !=
+        pad_id``, so ``pad_id`` must be the tokenizer's own padding id.
         """
         width = max(ids.shape[1] for ids, _ in requests)
         rows = sum(ids.shape[0] for ids, _ in requests)

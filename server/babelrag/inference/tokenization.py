@@ -1,4 +1,11 @@
-"""Text tokenization for the E5 and CLIP text towers, with HF ``tokenizers`` (Rust, no torch)."""
+"""Text tokenization for the E5 and CLIP text towers and the cross-encoder reranker, with HF
+``tokenizers`` (Rust, no torch).
+
+Texts follow the recipe of :mod:`babelrag.modelbuild.textprep` (which the build checks against
+the reference tokenizers): clean, prefix, encode with specials, truncate to ``max_length``, pad.
+A reranker's (query, passage) pairs use the tokenizer's pair template and ``longest_first``
+truncation, so a long passage is cut to what the query leaves of the window.
+"""
 
 from __future__ import annotations
 
@@ -77,10 +84,7 @@ class TextTokenizer:
             raise TokenizationError(f"got {len(kinds)} kinds for {len(raw_texts)} texts")
         prepared = []
         for index, raw in enumerate(raw_texts):
-            text = _decode(raw, f"text {index}")
-            if not text.strip():
-                raise TokenizationError(f"text {index} is empty")
-            text = text[: self.config.max_length * CHARS_PER_TOKEN_BOUND]
+            text = self._text(raw, f"text {index}", allow_empty=False)
             prefix = ""
             if self.config.prefixes:
                 if kinds is None:
@@ -89,12 +93,35 @@ class TextTokenizer:
                 if kind not in self.config.prefixes:
                     raise TokenizationError(f"unknown kind {kind!r}; expected one of {sorted(self.config.prefixes)}")
                 prefix = self.config.prefixes[kind]
-            prepared.append(prefix + clean_text(text, self.config.clean))
+            prepared.append(prefix + text)
         return prepared
 
-    def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids per text (truncated to max_length, special tokens added)."""
-        return [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts))]
+    def prepare_pairs(
+        self, raw_queries: Sequence[bytes | str], raw_passages: Sequence[bytes | str]
+    ) -> list[tuple[str, str]]:
+        """Validate and decode one request's (query, passage) pairs.
+
+        A query must say something; a passage may be empty (an image without a caption still
+        gets a score).
+        """
+        if len(raw_queries) == 0:
+            raise TokenizationError("no (query, passage) pairs given")
+        if len(raw_queries) != len(raw_passages):
+            raise TokenizationError(f"got {len(raw_queries)} queries for {len(raw_passages)} passages")
+        return [
+            (self._text(query, f"query {index}", allow_empty=False), self._text(passage, f"passage {index}", allow_empty=True))
+            for index, (query, passage) in enumerate(zip(raw_queries, raw_passages))
+        ]
+
+    def _text(self, raw: bytes | str, what: str, *, allow_empty: bool) -> str:
+        text = _decode(raw, what)
+        if not allow_empty and not text.strip():
+            raise TokenizationError(f"{what} is empty")
+        return clean_text(text[: self.config.max_length * CHARS_PER_TOKEN_BOUND], self.config.clean)
+
+    def encode(self, items: Sequence[str | tuple[str, str]]) -> list[list[int]]:
+        """Token ids per text or (query, passage) pair (truncated to max_length, specials added)."""
+        return [encoding.ids for encoding in self._tokenizer.encode_batch(list(items))]
 
     def pad(self, ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
         width = self.config.max_length if self.config.pad_to_max_length else max(len(row) for row in ids)

@@ -95,8 +95,26 @@ class TokenizerModel(BatchedModel):
         return outputs
 
 
+class PairTokenizerModel(TokenizerModel):
+    """QUERY, PASSAGE [n,1] BYTES (one pair per row) -> input_ids, attention_mask INT64 [n, seq].
+
+    For a cross-encoder: each pair is encoded with the tokenizer's pair template, the passage
+    truncated first so the pair fits the model's window; ``compute`` is the text tokenizer's.
+    """
+
+    def parse(self, request: Any) -> list[tuple[str, str]]:
+        queries = self.input(request, "QUERY")
+        passages = self.input(request, "PASSAGE")
+        return self.tokenizer.prepare_pairs(queries.reshape(-1).tolist(), passages.reshape(-1).tolist())
+
+
 class TextEncoderModel(BatchedModel):
-    """input_ids, attention_mask -> embedding FP32 [n, d] (L2-normalised in the ONNX graph)."""
+    """input_ids, attention_mask -> the ONNX graph's one output FP32 [n, ...], under its own name.
+
+    E5 and CLIP text: ``embedding`` [n, d] (L2-normalised in the graph); the cross-encoder:
+    ``logit`` [n, 1]. Naming the output after the graph keeps the CPU config (this model) and the
+    GPU config (Triton's onnxruntime backend, which names outputs after the graph) interchangeable.
+    """
 
     def load(self) -> None:
         threads = int(self.parameters.get("intra_op_threads", "0"))
@@ -111,7 +129,7 @@ class TextEncoderModel(BatchedModel):
         return ids, mask
 
     def compute(self, parsed: list[tuple[np.ndarray, np.ndarray]]) -> list[dict[str, np.ndarray]]:
-        return [{"embedding": out} for out in self.encoder.run_sequences(parsed, self.pad_id)]
+        return [{self.encoder.output_name: out} for out in self.encoder.run_sequences(parsed, self.pad_id)]
 
 
 class ImagePreprocessModel(BatchedModel):

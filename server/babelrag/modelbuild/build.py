@@ -1,6 +1,7 @@
 """``babelrag-server models build``: build, check and install the encoders Triton serves.
 
-For each model component (``e5``, then ``clip``) the build
+For each model component (``e5``, ``clip``, the generator, then ``reranker`` where the profile has
+one) the build
 
 1. computes the component's *recipe* (profile, resolved source, code and library versions) and its
    sha256; when ``manifest.json`` already has an entry with that hash and every recorded file still
@@ -88,12 +89,20 @@ def _exclusive(out_dir: Path) -> Iterator[None]:
 def _components(profile: str, progress: Progress) -> list[Component]:
     # Heavy imports (torch, transformers, open_clip) happen here, not at CLI start-up.
     from babelrag.generation.build import GeneratorComponent
-    from babelrag.modelbuild import clip, e5
+    from babelrag.modelbuild import clip, e5, reranker
 
     plan = get_profile(profile)
     e5_source = e5.resolve_source(plan.e5, Steps("e5", progress).say)
     clip_source = clip.resolve_source(plan.clip, Steps("clip", progress).say)
-    return [e5.E5Component(profile, e5_source), clip.ClipComponent(profile, clip_source), GeneratorComponent(profile)]
+    components: list[Component] = [
+        e5.E5Component(profile, e5_source),
+        clip.ClipComponent(profile, clip_source),
+        GeneratorComponent(profile),
+    ]
+    if plan.reranker is not None:
+        reranker_source = reranker.resolve_source(plan.reranker, Steps("reranker", progress).say)
+        components.append(reranker.RerankerComponent(profile, reranker_source))
+    return components
 
 
 def _install(stage: Path, out_dir: Path, owned_dirs: tuple[str, ...], trash: Path) -> None:
@@ -254,8 +263,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--profile",
         choices=sorted(PROFILES),
         default="default",
-        help="tiny: random-initialised test models; default: multilingual-e5-small (+ CLIP when the hub "
-        "is reachable); full: multilingual-e5-base + CLIP, hub required (default: %(default)s)",
+        help="tiny: random-initialised test models (reranker included); default: multilingual-e5-small "
+        "(+ CLIP when the hub is reachable), no reranker; full: multilingual-e5-base + CLIP + mMiniLMv2 "
+        "cross-encoder, hub required (default: %(default)s)",
     )
     parser.add_argument(
         "--out-dir",

@@ -398,17 +398,8 @@ class ClipComponent:
         with steps.step("exporting text encoder ONNX"):
             ids = oc_tokenizer(list(parity_inputs.CLIP_TEXTS[:2]))
             mask = (ids != pad_id).long()
-            notes += onnx_export.export(
-                text_encoder,
-                (ids.long(), mask),
-                stage / CLIP_TEXT_ENCODER_DIR / "model.onnx",
-                input_names=("input_ids", "attention_mask"),
-                output_names=("embedding",),
-                dynamic_axes={
-                    "input_ids": {0: "batch", 1: "sequence"},
-                    "attention_mask": {0: "batch", 1: "sequence"},
-                    "embedding": {0: "batch"},
-                },
+            notes += onnx_export.export_token_model(
+                text_encoder, ids.long(), mask, stage / CLIP_TEXT_ENCODER_DIR / "model.onnx", output_name="embedding"
             )
         source_info, licence, warnings = loaded.source, loaded.licence, list(loaded.warnings)
         del loaded, model, oc_tokenizer, image_encoder, text_encoder

@@ -1,4 +1,5 @@
-"""What the build orchestrator needs from each model component (``e5``, ``clip``)."""
+"""What the build orchestrator needs from each model component (``e5``, ``clip``, ``reranker``),
+and the pieces the text-model components share."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
+
+import numpy as np
 
 from babelrag.modelbuild.errors import ParityError
 
@@ -28,6 +31,46 @@ class ComponentResult:
     parity: dict[str, float]
     warnings: list[str] = dataclasses.field(default_factory=list)
     export_notes: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class LoadedModel:
+    """A transformers model and its tokenizer as a source delivered them, before export."""
+
+    model: Any  # a transformers PreTrainedModel, eval mode, fp32
+    tokenizer: Any  # tokenizers.Tokenizer
+    source: dict[str, Any]
+    licence: str
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class ParityCase:
+    """One batch of a token model's parity check: what the built files give vs the reference."""
+
+    artifact_ids: Sequence[Sequence[int]]  # the built tokenizer artifact's ids, unpadded
+    reference_ids: Sequence[Sequence[int]]  # the reference (transformers) tokenizer's ids
+    onnx_out: np.ndarray
+    torch_out: np.ndarray
+
+
+def token_model_parity(tag: str, cases: Mapping[str, ParityCase], reference_tokenizer: str) -> dict[str, float]:
+    """``<label>_max_abs_diff`` per case, their maximum ``onnx_max_abs_diff`` and the number of
+    ``tokenizer_mismatches``; raises ``ParityError`` when any token sequence differs."""
+    from babelrag.modelbuild.onnx_export import max_abs_diff
+
+    figures: dict[str, float] = {}
+    mismatched = 0
+    for label, case in cases.items():
+        mismatched += sum(1 for a, b in zip(case.reference_ids, case.artifact_ids, strict=True) if list(a) != list(b))
+        figures[f"{label}_max_abs_diff"] = max_abs_diff(case.onnx_out, case.torch_out)
+    figures["onnx_max_abs_diff"] = max(figures.values())
+    figures["tokenizer_mismatches"] = float(mismatched)
+    if mismatched:
+        raise ParityError(
+            f"[{tag}] the built tokenizer files disagree with {reference_tokenizer} on {mismatched} texts", figures
+        )
+    return figures
 
 
 class Component(Protocol):

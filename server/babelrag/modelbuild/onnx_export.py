@@ -72,6 +72,33 @@ def export(
     return notes[:_MAX_NOTES]
 
 
+#: Inputs of every token-sequence model exported here (text encoders, the cross-encoder).
+TOKEN_INPUTS = ("input_ids", "attention_mask")
+
+
+def export_token_model(
+    module: torch.nn.Module,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    path: Path,
+    *,
+    output_name: str,
+) -> list[str]:
+    """Export a model of ``(input_ids, attention_mask)`` int64 ``[batch, sequence]`` (both axes
+    dynamic) to one output ``[batch, ...]``; the example must be a padded batch of two or more."""
+    if input_ids.shape[0] < 2 or int(attention_mask.min()) != 0:
+        raise RuntimeError("the export example must be a padded batch of two or more")
+    axes = {0: "batch", 1: "sequence"}
+    return export(
+        module,
+        (input_ids, attention_mask),
+        path,
+        input_names=TOKEN_INPUTS,
+        output_names=(output_name,),
+        dynamic_axes={**{name: axes for name in TOKEN_INPUTS}, output_name: {0: "batch"}},
+    )
+
+
 def _fix_static_output_dims(
     path: Path,
     output_names: Sequence[str],
@@ -123,7 +150,7 @@ def _export(
 
 
 class OnnxModel:
-    """An onnxruntime CPU session on one exported encoder."""
+    """An onnxruntime CPU session on one exported model with a single output."""
 
     def __init__(self, path: Path) -> None:
         import onnxruntime as ort
@@ -136,7 +163,7 @@ class OnnxModel:
 
     def __call__(self, **inputs: np.ndarray) -> np.ndarray:
         feed = {name: inputs[name] for name in self.input_names}
-        (out,) = self._session.run(["embedding"], feed)
+        (out,) = self._session.run(self.output_names[:1], feed)
         return np.asarray(out, dtype=np.float32)
 
 

@@ -62,3 +62,15 @@ def images() -> list[Image.Image]:
             img.putalpha(alpha)
         out.append(img)
     return out
+
+#: (query, passage) pairs for the cross-encoder: questions against passages in their own and in
+#: other languages and scripts, and an empty passage (an image without a caption) exercising the
+#: pair template around nothing.
+PAIRS: tuple[tuple[str, str], ...] = (
+    (TEXTS[0], TEXTS[1]),
+    (TEXTS[2], TEXTS[3]),
+    (TEXTS[4], "Adult women need about 46 grams of protein per day."),
+    (TEXTS[6], TEXTS[1]),
+    (TEXTS[5], "चाय भारत का सबसे लोकप्रिय पेय है।"),
+    (TEXTS[0], ""),
+)

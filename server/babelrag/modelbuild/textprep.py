@@ -17,6 +17,12 @@ The recipe, applied in this order, is the contract between the build and the ser
 4. pad with ``pad_id`` to ``max_length`` when ``pad_to_max_length`` is true, else to the longest
    sequence in the batch; ``attention_mask`` is 1 on real tokens and 0 on padding.
 
+Text *pairs* (a cross-encoder's query and passage) are cleaned the same way, encoded with the
+tokenizer's pair template (``<s> query </s></s> passage </s>`` for XLM-R) and truncated with the
+``longest_first`` strategy: tokens are taken from the longer of the two until the pair fits, so a
+long passage is cut to what the query leaves of the window, exactly as transformers'
+``tokenizer(queries, passages, truncation=True)`` does (the cross-encoder model cards' recipe).
+
 The model build checks, for every build, that this recipe reproduces the ids of the reference
 tokenizers (transformers' ``XLMRobertaTokenizerFast`` for E5, open_clip's ``HFTokenizer`` for CLIP)
 on a fixed multilingual batch. The serving side may import this module (it needs only
@@ -30,8 +36,14 @@ import html
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from babelrag.modelbuild.errors import SourceUnavailable
+
+if TYPE_CHECKING:
+    import tokenizers
 
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "tokenizer_config.json"
@@ -93,6 +105,25 @@ def clean_text(text: str, mode: str) -> str:
     raise ValueError(f"unknown clean mode {mode!r}")
 
 
+def write_tokenizer_dir(
+    tokenizer: tokenizers.Tokenizer, directory: Path, *, max_length: int, prefixes: dict[str, str] | None = None
+) -> TokenizerConfig:
+    """Write ``tokenizer.json`` (truncation and padding switched off: the config decides them) and
+    ``tokenizer_config.json`` for a model that pads to the longest sequence and cleans nothing."""
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    tokenizer.save(str(directory / TOKENIZER_FILE))
+    pad_id = tokenizer.token_to_id("<pad>")
+    if pad_id is None:
+        raise SourceUnavailable(f"the tokenizer for {directory.name} has no <pad> token")
+    config = TokenizerConfig(max_length, dict(prefixes or {}), int(pad_id), False, "none")
+    with (directory / CONFIG_FILE).open("w", encoding="utf-8") as fh:
+        json.dump(config.to_json(), fh, indent=2)
+        fh.write("\n")
+    return config
+
+
 class ArtifactTokenizer:
     """Tokeniser for one built tokenizer directory (``tokenizer.json`` + ``tokenizer_config.json``)."""
 
@@ -125,9 +156,21 @@ class ArtifactTokenizer:
         encodings = self._tokenizer.encode_batch(self.prepare(texts, kind), add_special_tokens=True)
         return [list(enc.ids) for enc in encodings]
 
+    def pair_ids(self, queries: Sequence[str], passages: Sequence[str]) -> list[list[int]]:
+        """Token ids per (query, passage) pair: the pair template, ``longest_first`` truncation."""
+        pairs = list(zip(self.prepare(queries), self.prepare(passages), strict=True))
+        encodings = self._tokenizer.encode_batch(pairs, add_special_tokens=True)
+        return [list(enc.ids) for enc in encodings]
+
     def __call__(self, texts: Sequence[str], kind: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(input_ids, attention_mask)``, both int64 ``[batch, seq]``, padded per the config."""
-        rows = self.ids(texts, kind)
+        return self.pad(self.ids(texts, kind))
+
+    def pairs(self, queries: Sequence[str], passages: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(input_ids, attention_mask)`` of (query, passage) pairs, padded per the config."""
+        return self.pad(self.pair_ids(queries, passages))
+
+    def pad(self, rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
         longest = max((len(r) for r in rows), default=0)
         width = self.config.max_length if self.config.pad_to_max_length else longest
         input_ids = np.full((len(rows), width), self.config.pad_id, dtype=np.int64)

@@ -24,7 +24,13 @@ from babelrag.rag.assembly import (
 from babelrag.rag.citations import extract_citation_numbers, strip_citation_markers
 from babelrag.rag.passages import Passage, by_relevance
 from babelrag.rag.prompting import PHRASES, LanguagePhrases, Prompt, build_prompt, phrases_for
-from babelrag.rag.rerank import FusedScoreReranker, LexicalOverlapReranker, Reranker, query_term_coverage
+from babelrag.rag.rerank import (
+    FallbackReranker,
+    FusedScoreReranker,
+    LexicalOverlapReranker,
+    Reranker,
+    query_term_coverage,
+)
 
 __all__ = [
     "PHRASES",
@@ -33,6 +39,7 @@ __all__ = [
     "ContextPassage",
     "DropReason",
     "DroppedPassage",
+    "FallbackReranker",
     "FusedScoreReranker",
     "LanguagePhrases",
     "LexicalOverlapReranker",

@@ -9,19 +9,33 @@
 ``LexicalOverlapReranker``
     Blends the fused score with how much of the query's (rare) terms a passage contains. See its
     docstring for what it was measured to do, and when not to use it.
+``FallbackReranker``
+    Runs a primary reranker (e.g. :class:`babelrag.triton.reranker.TritonReranker`, the
+    cross-encoder served by Triton) and, when it fails, answers with a fallback instead, so a
+    reranker outage never fails a search or an answer.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from babelrag.rag._text import terms
 from babelrag.rag.passages import Passage
 
-__all__ = ["FusedScoreReranker", "LexicalOverlapReranker", "Reranker", "query_term_coverage"]
+__all__ = [
+    "FallbackReranker",
+    "FusedScoreReranker",
+    "LexicalOverlapReranker",
+    "Reranker",
+    "RerankerContractError",
+    "query_term_coverage",
+]
+
+log = logging.getLogger("babelrag.rerank")
 
 
 @runtime_checkable
@@ -121,3 +135,54 @@ class LexicalOverlapReranker:
             for p, c in zip(passages, coverage)
         ]
         return _sorted_by_rerank(rescored)
+
+
+class FallbackReranker:
+    """``primary``'s ranking, or ``fallback``'s when ``primary`` fails.
+
+    A failure is an exception from ``primary`` (Triton down, model not loaded, a rejected input,
+    a timeout) or a result that breaks the :class:`Reranker` contract (a passage lost or
+    duplicated). Each one is logged once, with its reason, and reported to ``on_fallback`` with
+    the exception's class name (the gateway counts them in ``babelrag_reranker_fallbacks_total``);
+    then ``fallback`` ranks the same passages. Cancellation is not a failure and propagates.
+    """
+
+    def __init__(
+        self,
+        primary: Reranker,
+        fallback: Reranker | None = None,
+        *,
+        on_fallback: Callable[[str], None] | None = None,
+    ) -> None:
+        self.primary = primary
+        self.fallback = fallback if fallback is not None else FusedScoreReranker()
+        self.on_fallback = on_fallback
+
+    def __repr__(self) -> str:
+        return f"FallbackReranker({self.primary!r}, fallback={self.fallback!r})"
+
+    async def rerank(self, query: str, passages: Sequence[Passage]) -> list[Passage]:
+        passages = list(passages)
+        try:
+            ranked = await self.primary.rerank(query, passages)
+            _check_same_passages(passages, ranked)
+        except Exception as exc:  # noqa: BLE001 - any failure of the primary is answered by the fallback
+            reason = type(exc).__name__
+            detail = " ".join(str(exc).split())[:300]
+            log.warning(
+                "reranker %r failed (%s: %s); ranking %d passages with %r",
+                self.primary, reason, detail, len(passages), self.fallback,
+            )
+            if self.on_fallback is not None:
+                self.on_fallback(reason)
+            return await self.fallback.rerank(query, passages)
+        return ranked
+
+
+class RerankerContractError(RuntimeError):
+    """A reranker returned something other than each input passage exactly once."""
+
+
+def _check_same_passages(given: Sequence[Passage], returned: Sequence[Passage]) -> None:
+    if Counter(p.chunk_id for p in returned) != Counter(p.chunk_id for p in given):
+        raise RerankerContractError(f"returned {len(returned)} passages for {len(given)}, not each input exactly once")

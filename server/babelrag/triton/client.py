@@ -96,16 +96,16 @@ class TritonEncoders:
     async def embed_texts(self, texts: Sequence[str], kind: TextKind = "passage") -> np.ndarray:
         if kind not in ("query", "passage"):
             raise ValueError(f"kind must be 'query' or 'passage', not {kind!r}")
-        encoded = _encode_texts(texts)
+        encoded = encode_texts(texts)
         batches = [
             {"TEXT": batch, "KIND": np.full(batch.shape, kind.encode(), dtype=object)}
-            for batch in _chunks(encoded, self.text_batch)
+            for batch in chunks(encoded, self.text_batch)
         ]
         return await self._infer_all(TEXT_MODEL, batches)
 
     async def embed_clip_texts(self, texts: Sequence[str]) -> np.ndarray:
-        encoded = _encode_texts(texts)
-        return await self._infer_all(CLIP_TEXT_MODEL, [{"TEXT": b} for b in _chunks(encoded, self.text_batch)])
+        encoded = encode_texts(texts)
+        return await self._infer_all(CLIP_TEXT_MODEL, [{"TEXT": b} for b in chunks(encoded, self.text_batch)])
 
     async def embed_images(self, images: Sequence[bytes]) -> np.ndarray:
         """Embeddings of encoded images; raises InferenceRejected naming the first bad image."""
@@ -140,45 +140,56 @@ class TritonEncoders:
         return np.concatenate(outputs, axis=0)
 
     async def _infer(self, model: str, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        tensors = []
-        for name, array in inputs.items():
-            tensor = grpcclient.InferInput(name, list(array.shape), "BYTES")
-            tensor.set_data_from_numpy(array)
-            tensors.append(tensor)
         async with self._in_flight:
-            try:
-                result = await self._client.infer(
-                    model,
-                    tensors,
-                    outputs=[grpcclient.InferRequestedOutput("EMBEDDING")],
-                    client_timeout=self.timeout_s,
-                )
-            except InferenceServerException as exc:
-                raise translate_error(exc, model, self.url) from None
-        return result.as_numpy("EMBEDDING")
+            return await infer_bytes(self._client, self.url, model, inputs, "EMBEDDING", timeout_s=self.timeout_s)
 
     async def model_statistics(self, model: str) -> dict:
         stats = await self._client.get_inference_statistics(model, as_json=True)
         return stats["model_stats"][0] if stats.get("model_stats") else {}
 
 
-def _encode_texts(texts: Sequence[str]) -> np.ndarray:
+async def infer_bytes(
+    client: grpcclient.InferenceServerClient,
+    url: str,
+    model: str,
+    inputs: dict[str, np.ndarray],
+    output: str,
+    *,
+    timeout_s: float,
+) -> np.ndarray:
+    """One inference call with BYTES inputs; returns ``output``, tritonclient errors translated."""
+    tensors = []
+    for name, array in inputs.items():
+        tensor = grpcclient.InferInput(name, list(array.shape), "BYTES")
+        tensor.set_data_from_numpy(array)
+        tensors.append(tensor)
+    try:
+        result = await client.infer(
+            model, tensors, outputs=[grpcclient.InferRequestedOutput(output)], client_timeout=timeout_s
+        )
+    except InferenceServerException as exc:
+        raise translate_error(exc, model, url) from None
+    return result.as_numpy(output)
+
+
+def encode_texts(texts: Sequence[str], *, what: str = "text", allow_empty: bool = False) -> np.ndarray:
+    """UTF-8 ``[n, 1]`` BYTES column; raises InferenceRejected naming the first bad item."""
     if isinstance(texts, str):
         raise TypeError("texts must be a sequence of strings, not a single string")
     encoded = []
     for index, text in enumerate(texts):
         if not isinstance(text, str):
-            raise InferenceRejected(f"text {index} is not a string", index=index)
-        if not text.strip():
-            raise InferenceRejected(f"text {index} is empty", index=index)
+            raise InferenceRejected(f"{what} {index} is not a string", index=index)
+        if not allow_empty and not text.strip():
+            raise InferenceRejected(f"{what} {index} is empty", index=index)
         try:
             encoded.append(text.encode("utf-8"))
         except UnicodeEncodeError:
-            raise InferenceRejected(f"text {index} is not valid Unicode (lone surrogate)", index=index) from None
+            raise InferenceRejected(f"{what} {index} is not valid Unicode (lone surrogate)", index=index) from None
     return np.array(encoded, dtype=object).reshape(-1, 1)
 
 
-def _chunks(array: np.ndarray, size: int) -> list[np.ndarray]:
+def chunks(array: np.ndarray, size: int) -> list[np.ndarray]:
     return [array[start : start + size] for start in range(0, len(array), size)]
 
 

@@ -40,9 +40,11 @@ ENCODER_MODELS: tuple[str, ...] = (
     "clip_text_encoder",
     "clip_text_embedding",
 )
-#: Every model of the repository: the encoders plus the streaming generator (called directly,
-#: never inside an ensemble: Triton cannot pass a decoupled model's responses on).
-ALL_MODELS: tuple[str, ...] = (*ENCODER_MODELS, "generator")
+#: The cross-encoder reranker (ensemble last), served only by profiles that build one.
+RERANKER_MODELS: tuple[str, ...] = ("reranker_tokenizer", "reranker_encoder", "reranker")
+#: Every model of the repository: the encoders, the streaming generator (called directly, never
+#: inside an ensemble: Triton cannot pass a decoupled model's responses on) and the reranker.
+ALL_MODELS: tuple[str, ...] = (*ENCODER_MODELS, "generator", *RERANKER_MODELS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +109,19 @@ class TritonInstall:
         # numerical libraries from grabbing every core of a small machine per instance.
         env.setdefault("OMP_NUM_THREADS", "1")
         return env
+
+
+def package_root() -> Path:
+    """The directory holding the ``babelrag`` package this process runs.
+
+    tritonserver is started there because the python-backend stub runs its interpreter isolated
+    (``sys.flags.isolated``: PYTHONPATH is ignored) with the working directory first on
+    ``sys.path``: so the models import the same ``babelrag`` as the process that launched them
+    (a git worktree or a checkout on PYTHONPATH), not whichever copy the environment installed.
+    """
+    import babelrag
+
+    return Path(babelrag.__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -221,6 +236,7 @@ class TritonServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                cwd=package_root(),
                 start_new_session=True,  # our SIGINT (Ctrl-C) must not reach it before we stop it cleanly
             )
         finally:

@@ -6,6 +6,9 @@ The committed ``model_repository/`` holds each model's ``config.pbtxt`` (CPU), o
 under ``<profile dir>/artifacts/<model>/``. This module lays both out as
 ``<profile dir>/repository/<model>/...`` — a self-contained directory that the local Triton serves
 and that can be mounted as-is into an NGC Triton container.
+
+The reranker's models are left out when the profile did not build a reranker (``default``): a
+config without its ONNX file would fail to load the moment anyone asked for it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from google.protobuf import text_format
 
 import babelrag
+from babelrag.triton.launcher import RERANKER_MODELS
 
 SOURCE_REPOSITORY_ENV = "BABELRAG_MODEL_REPOSITORY_SRC"
 
@@ -32,6 +36,11 @@ def source_repository() -> Path:
 def model_names(source: Path | None = None) -> list[str]:
     source = source or source_repository()
     return sorted(p.name for p in source.iterdir() if (p / "config.pbtxt").is_file())
+
+
+def reranker_built(artifacts: Path) -> bool:
+    """Whether the build in ``artifacts`` made the cross-encoder the reranker models serve."""
+    return (artifacts / "reranker_encoder" / "model.onnx").is_file()
 
 
 def assemble(
@@ -53,7 +62,10 @@ def assemble(
         raise ValueError(f"unknown model(s) in instance overrides: {', '.join(sorted(unknown))}")
     staging = destination.with_name(destination.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
+    skipped = set() if reranker_built(artifacts) else set(RERANKER_MODELS)
     for name in model_names(source):
+        if name in skipped:
+            continue
         model_src, model_dst = source / name, staging / name
         version_dir = model_dst / "1"
         version_dir.mkdir(parents=True)
