@@ -44,4 +44,5 @@ def test_drop_reasons_are_the_documented_strings() -> None:
         "budget",
         "per_document_limit",
         "max_passages",
+        "low_relevance",
     }
