@@ -145,3 +145,44 @@ def test_cli_starts_its_own_gateway(squad_dir: Path, tmp_path: Path, triton_serv
     retrieval = json.loads(report.read_text())["sections"]["retrieval"]
     assert retrieval["run"]["gateway"] == "in-process" and retrieval["run"]["compacted"] is True
     assert retrieval["per_language"]["keyword"]["de"]["queries"] == 4
+
+
+def test_sigterm_stops_the_stack_it_started(tmp_path: Path, tiny_layout):  # noqa: ANN001
+    """``kill`` (or a CI timeout) must not leave the evaluation's tritonserver running."""
+    import signal
+    import socket
+    import time
+
+    questions = [{"id": f"q{i}", "question": f"Wie lang ist der Rhein, Frage {i}?", "answers": [{"text": "1.230 Kilometer", "answer_start": 70}]} for i in range(5000)]
+    squad = {"version": "1.1", "data": [{"title": "Flüsse", "paragraphs": [{"context": "Der Rhein fließt von den Schweizer Alpen bis zur Nordsee und ist 1.230 Kilometer lang.", "qas": questions}]}]}
+    path = tmp_path / "long.de.json"
+    path.write_text(json.dumps(squad, ensure_ascii=False))
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "server")}
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "babelrag.evaluation.cli", "retrieval", "--squad", str(path),
+            "--profile", "tiny", "--data", str(TEST_DATA), "--no-build", "--methods", "keyword,vector",
+            "--no-plots", "--out", str(tmp_path / "results"),
+        ],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    triton_port = None
+    try:
+        for line in process.stderr:
+            if "Triton on" in line and "gateway on" in line:
+                triton_port = int(line.rsplit(":", 1)[1])
+            if triton_port and "ingested" in line:
+                break
+        assert triton_port, "the evaluation never reported its Triton"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=90) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", triton_port)) != 0:
+                return  # nothing listens there any more: Triton was stopped
+        time.sleep(0.2)
+    raise AssertionError(f"the evaluation's tritonserver still listens on {triton_port} after SIGTERM")

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -391,7 +393,17 @@ class Run:
             await body()
 
 
+def _cancel_on_sigterm() -> None:
+    """SIGTERM (``kill``, a CI timeout) cancels the run like Ctrl-C, so that the stack's Triton
+    and gateway are stopped instead of left running without their parent."""
+    task = asyncio.current_task()
+    if task is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals on this platform / thread
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+
 async def _run(args: argparse.Namespace) -> Report:
+    _cancel_on_sigterm()
     datasets = load_datasets(args)
     for option in ("methods", "cross_methods"):
         if hasattr(args, option):
@@ -460,7 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (EvaluationError, BabelRAGError, TritonError) as error:
         print(f"babelrag-eval: evaluation failed: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         print("babelrag-eval: interrupted", file=sys.stderr)
         return 130
     written = report.save(plots=not args.no_plots, progress=_log)
