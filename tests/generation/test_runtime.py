@@ -224,3 +224,36 @@ def test_detokenizer_flushes_held_text_at_the_end():
     detok = IncrementalDetokenizer(_ByteTokenizer(), stop=("END",))
     assert "".join(detok.push(b) for b in b"the EN") == "the "
     assert detok.flush() == "EN"
+
+
+# --------------------------------------------------------------------------- how an answer begins
+
+
+def test_opening_mask_covers_breaks_citation_markers_and_stop_tokens():
+    from babelrag.generation.opening import opening_forbidden_mask
+
+    vocab = {0: None, 1: b"\n", 2: b"  \n\n", 3: b"[", 4: b" [1]", 5: b"Paris", 6: b" ", 7: b"x\n", 8: b""}
+    forbidden = opening_forbidden_mask(vocab.get, len(vocab), stop_token_ids=[0])
+    assert [i for i in vocab if forbidden[i]] == [0, 1, 2, 3, 4]
+
+
+def test_answer_never_begins_with_a_break_or_a_marker(tiny_generator):
+    """The model is pushed hard towards "\\n" and "[": the first token still cannot be either, and
+    once visible text is out, they are allowed again."""
+    tokenizer = tiny_generator.tokenizer
+    favoured = [tokenizer.convert_tokens_to_ids(t) for t in ("\n", "[") if tokenizer.convert_tokens_to_ids(t) is not None]
+    favoured = [i for i in favoured if i != tokenizer.unk_token_id]
+    assert favoured, "the tiny vocabulary has neither a newline nor a '[' token"
+
+    def push(module, inputs, output):  # noqa: ANN001, ARG001
+        output[..., favoured] += 1000.0
+        return output
+
+    handle = tiny_generator.model.get_output_embeddings().register_forward_hook(push)
+    try:
+        completion = tiny_generator.generate(PROMPT, params=SamplingParams(max_tokens=6, ignore_eos=True))
+    finally:
+        handle.remove()
+    text = completion.text
+    assert text.strip() and not text.lstrip(" ").startswith(("\n", "[")), repr(text)
+    assert completion.token_ids[0] not in favoured and set(completion.token_ids[1:]) <= set(favoured), completion.token_ids

@@ -42,6 +42,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from babelrag.generation.opening import opening_forbidden_mask, starts_answer
 from babelrag.generation.script_control import (
     ScriptLogitsProcessor,
     ScriptMasker,
@@ -336,6 +337,7 @@ class Generator:
         self.max_input_tokens = max_input_tokens
         self.max_image_pixels = max_image_pixels
         self.stop_token_ids = frozenset(spec.stop_token_ids)
+        self._opening_bias: dict[tuple[Any, Any], Any] = {}  # (device, dtype) -> 0 / -inf tensor
         # transformers 5.x names the KV cache argument ``cache``; 4.x names it ``past_key_values``.
         self._cache_kwarg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
@@ -449,6 +451,23 @@ class Generator:
 
     # -- decoding -------------------------------------------------------------------------------
 
+    def opening_bias(self, like: Any) -> Any:
+        """Additive 0 / -inf bias masking what an answer must not begin with (:mod:`.opening`),
+        shaped and typed like the logits ``like``; computed once per vocabulary and device."""
+        import torch  # noqa: PLC0415
+
+        key = (like.device, like.dtype)
+        bias = self._opening_bias.get(key)
+        if bias is None:
+            table = self.masker.table
+            forbidden = opening_forbidden_mask(table.token_bytes, table.size, self.stop_token_ids)
+            full = np.zeros(like.shape[-1], dtype=bool)
+            full[: min(len(forbidden), len(full))] = forbidden[: len(full)]
+            bias = torch.zeros(like.shape[-1], dtype=like.dtype, device=like.device)
+            bias[torch.from_numpy(full).to(like.device)] = float("-inf")
+            self._opening_bias[key] = bias
+        return bias
+
     def next_token_logits(self, prepared: PreparedPrompt) -> np.ndarray:
         """Logits for the first answer token (float32 numpy): for tests and diagnostics."""
         import torch  # noqa: PLC0415
@@ -484,6 +503,7 @@ class Generator:
             rng = torch.Generator(device=self.device)
             rng.manual_seed(params.seed if params.seed is not None else int.from_bytes(os.urandom(8), "little") >> 1)
         generated: list[int] = []
+        shown = ""  # the answer's text so far, until it holds a visible character
         finish: FinishReason = "length"
         attention = inputs.get("attention_mask")
         if attention is None:
@@ -501,6 +521,8 @@ class Generator:
                 logits = out.logits[0, -1].float()
                 if mask is not None:
                     logits = mask.apply(logits, generated)
+                if not starts_answer(shown):
+                    logits = logits + self.opening_bias(logits)
                 token = _select(logits, params, rng)
                 generated.append(token)
                 if on_token is not None:
@@ -510,6 +532,8 @@ class Generator:
                     break
                 delta = detok.push(token)
                 if delta:
+                    if not starts_answer(shown):
+                        shown += delta
                     yield TextDelta(delta)
                 if detok.stopped:
                     finish = "stop"
