@@ -14,6 +14,10 @@ message:
     expected language.
 ``answer_language_undetermined``
     the share whose language could not be told (nothing but digits, punctuation or names).
+``answer_language_accuracy_determined``
+    ``answer_language_accuracy`` among the answers whose language could be told: a bare "1889"
+    answers a Spanish question as well as an English one, so the strict share above counts it
+    as wrong and this one leaves it out.
 ``answer_language_ok``
     the share the gateway itself marked ``answer_language_ok`` (not clearly another language).
 ``question_language_accuracy``
@@ -126,6 +130,10 @@ async def ask_questions(
     return [first, *rest]
 
 
+def _share_of(records: Sequence[AskRecord], predicate) -> float:  # noqa: ANN001
+    return sum(1 for r in records if predicate(r)) / len(records) if records else 0.0
+
+
 def summarize_answers(records: Sequence[AskRecord]) -> dict[str, float]:
     """The shares described in the module docstring, over the records that did not fail."""
     done = [r for r in records if not r.error]
@@ -140,6 +148,9 @@ def summarize_answers(records: Sequence[AskRecord]) -> dict[str, float]:
         "answer_language_accuracy": share(lambda r: r.detected_answer_language == r.language),
         "answer_language_ok": share(lambda r: r.answer_language_ok),
         "answer_language_undetermined": share(lambda r: r.detected_answer_language in ("", "und")),
+        "answer_language_accuracy_determined": _share_of(
+            [r for r in done if r.detected_answer_language not in ("", "und")], lambda r: r.detected_answer_language == r.language
+        ),
         "question_language_accuracy": share(lambda r: r.question_language == r.language),
         "gold_in_context": share(lambda r: r.gold_document in r.context_documents),
         "empty_answers": share(lambda r: not r.answer.strip()),

@@ -333,7 +333,7 @@ def render_markdown(data: Mapping[str, Any], *, images: Sequence[Path] = (), rel
         if s.get("status") != "ok":
             out += [f"Not measured: {s.get('status')}", ""]
         else:
-            cols = ("answer_language_accuracy", "answer_language_ok", "question_language_accuracy", "gold_in_context", "contains", "f1", "seconds_per_answer")
+            cols = ("answer_language_accuracy", "answer_language_accuracy_determined", "answer_language_undetermined", "answer_language_ok", "question_language_accuracy", "gold_in_context", "contains", "f1", "seconds_per_answer")
             rows = [[lang, *(v.get(c) for c in cols)] for lang, v in s["per_language"].items()]
             rows.append(["**mean**", *(s["mean"].get(c) for c in cols)])
             out += _table(["language", *cols], rows) + [""]
