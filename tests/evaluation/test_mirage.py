@@ -77,7 +77,7 @@ def test_closed_book_prompt_is_localised():
     kit = PromptKit(count_tokens=words, budget_tokens=500)
     prompt, stop = kit.closed_book("Wie lang ist der Rhein?", "de")
     assert prompt.endswith("Frage: Wie lang ist der Rhein?\nAntwort:")
-    assert stop == ("\nFrage:",)
+    assert stop == ("\nFrage:", "\nAntwort:")
     prompt, _ = kit.closed_book("莱茵河有多长？", "zh")
     assert "问题：莱茵河有多长？\n回答：" in prompt
 

@@ -40,7 +40,7 @@ def test_base_prompt_layout(ctx: AssembledContext) -> None:
     assert positions == sorted(positions)
     assert prompt.answer_cue == "Antwort:"
     assert prompt.not_in_sources == "Die Quellen enthalten die Antwort nicht."
-    assert prompt.stop == ("\nFrage:", "\nSources:", "\n\n[")
+    assert prompt.stop == ("\nFrage:", "\nAntwort:", "\nSources:", "\n\n[")
     assert {n: p.chunk_id for n, p in prompt.sources.items()} == {1: "wall", 2: "gate", 3: "en"}
 
 

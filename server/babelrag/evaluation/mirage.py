@@ -201,7 +201,7 @@ class PromptKit:
         question_line = f"{phrases.question}{gap}{one_line}"
         if self.instruction_tuned:
             return f"{question_line}\n{phrases.answer_in}", ()
-        return f"{phrases.answer_in}\n\n{question_line}\n{phrases.answer}", (f"\n{phrases.question}",)
+        return f"{phrases.answer_in}\n\n{question_line}\n{phrases.answer}", (f"\n{phrases.question}", f"\n{phrases.answer}")
 
     def with_sources(
         self, question: str, language: str, gold: Paragraph | None, noise: Sequence[Paragraph], seed: int

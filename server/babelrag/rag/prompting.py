@@ -172,8 +172,9 @@ def build_prompt(
     else:
         parts.append(f"{question_line}\n{phrases.answer}")
         # A base model that has answered tends to go on writing the prompt's own layout: a new
-        # question, a "Sources:" header, or another numbered source block ("\n\n[9] ...").
-        cue, stop = phrases.answer, (f"\n{phrases.question}", "\nSources:", "\n\n[")
+        # question, another answer ("\nRespuesta: 136", seen with gemma-3-270m), a "Sources:"
+        # header, or another numbered source block ("\n\n[9] ...").
+        cue, stop = phrases.answer, (f"\n{phrases.question}", f"\n{phrases.answer}", "\nSources:", "\n\n[")
     return Prompt(
         text="\n\n".join(parts),
         sources=MappingProxyType({cp.number: cp.passage for cp in blocks}),
