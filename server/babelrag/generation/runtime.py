@@ -47,6 +47,7 @@ from babelrag.generation.script_control import (
     ScriptLogitsProcessor,
     ScriptMasker,
     TokenScriptTable,
+    additive_bias,
     resolve_script,
     tokenizer_fingerprint,
 )
@@ -454,17 +455,12 @@ class Generator:
     def opening_bias(self, like: Any) -> Any:
         """Additive 0 / -inf bias masking what an answer must not begin with (:mod:`.opening`),
         shaped and typed like the logits ``like``; computed once per vocabulary and device."""
-        import torch  # noqa: PLC0415
-
         key = (like.device, like.dtype)
         bias = self._opening_bias.get(key)
         if bias is None:
             table = self.masker.table
             forbidden = opening_forbidden_mask(table.token_bytes, table.size, self.stop_token_ids)
-            full = np.zeros(like.shape[-1], dtype=bool)
-            full[: min(len(forbidden), len(full))] = forbidden[: len(full)]
-            bias = torch.zeros(like.shape[-1], dtype=like.dtype, device=like.device)
-            bias[torch.from_numpy(full).to(like.device)] = float("-inf")
+            bias = additive_bias(~forbidden, like, beyond=True)
             self._opening_bias[key] = bias
         return bias
 

@@ -603,6 +603,19 @@ class ScriptMasker:
         return mask
 
 
+def additive_bias(allowed: np.ndarray, like: Any, *, beyond: bool = False) -> Any:
+    """A [vocab] tensor, 0 where ``allowed`` and -inf elsewhere, on the device and in the dtype of
+    the logits ``like``. Logit ids past the end of ``allowed`` (padded output rows) are allowed
+    when ``beyond``, masked otherwise."""
+    import torch  # noqa: PLC0415 - the generator's dependency, not this module's
+
+    width = like.shape[-1]
+    full = np.full(width, beyond, dtype=bool)
+    full[: min(width, allowed.shape[0])] = allowed[:width]
+    values = np.where(full, np.float32(0.0), np.float32(-np.inf)).astype(np.float32)
+    return torch.from_numpy(values).to(device=like.device, dtype=like.dtype)
+
+
 def pending_bytes(data: bytes) -> bytes:
     """The incomplete UTF-8 sequence at the end of ``data`` (empty when it ends on a boundary)."""
     for back in range(1, min(4, len(data)) + 1):
@@ -649,18 +662,11 @@ class ScriptLogitsProcessor:
         The mask is applied as an additive 0 / -inf bias, cached per pending state, device and
         dtype (one fused add, far cheaper than ``masked_fill`` over a 262k vocabulary).
         """
-        import torch  # noqa: PLC0415 - the generator's dependency, not this module's
-
         pending = self.pending(generated)
         key = (pending, scores.device, scores.dtype)
         bias = self._device_masks.get(key)
         if bias is None:
-            allowed = self.masker.mask_after(self.script, pending)
-            width = scores.shape[-1]
-            full = np.zeros(width, dtype=bool)
-            full[: min(width, allowed.shape[0])] = allowed[:width]
-            values = np.where(full, np.float32(0.0), np.float32(-np.inf)).astype(np.float32)
-            bias = torch.from_numpy(values).to(device=scores.device, dtype=scores.dtype)
+            bias = additive_bias(self.masker.mask_after(self.script, pending), scores)
             if len(self._device_masks) > 64:
                 self._device_masks.clear()
             self._device_masks[key] = bias
