@@ -215,6 +215,28 @@ class UpsertContract(_Base):
         assert store.count(tenant, SearchFilter(document_ids=["d1"])) == 2
         assert store.get(tenant, [chunk_id(tenant, "d1", 2)]) == []
 
+    def test_many_documents_in_one_call_each_replace_all_or_nothing(self, store, tenant):
+        """What a gateway ingest group sends: many documents in one upsert, some replacing earlier
+        versions with fewer or more chunks, one invalid. Each document ends up exactly as given,
+        the invalid one keeps its previous version, and nothing else is touched."""
+        store.upsert(tenant, [c for d in range(30) for c in doc_chunks(f"d{d:02}", 3)])
+        batch, expected = [], {}
+        for d in range(60):  # d00..d29 replaced (1, 2 or 5 chunks), d30..d59 new
+            n = (1, 2, 5)[d % 3]
+            batch += doc_chunks(f"d{d:02}", n, vec=unit(DIMS.text, 1.0, 0.01 * d))
+            expected[f"d{d:02}"] = n
+        bad = len(batch) - 7  # a chunk of d58
+        batch[bad] = text_chunk(batch[bad].document_id, batch[bad].chunk_index, "bad", vec=np.full(DIMS.text, np.nan))
+        res = store.upsert(tenant, batch)
+        assert res.rejected_documents == ("d58",)
+        assert len(res.written_documents) == 59 and res.written_chunks == sum(expected.values()) - expected["d58"]
+        expected.pop("d58")
+        for doc, n in expected.items():
+            assert store.count(tenant, SearchFilter(document_ids=[doc])) == n, doc
+        assert store.count(tenant, SearchFilter(document_ids=["d58"])) == 0
+        assert store.count(tenant) == sum(expected.values())
+        assert store.get(tenant, [chunk_id(tenant, "d00", 2)]) == []  # the old third chunk of a shrunk document is gone
+
     @pytest.mark.parametrize(
         "vector, code",
         [

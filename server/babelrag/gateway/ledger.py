@@ -41,16 +41,36 @@ class DocumentLedger:
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def footprints(self, tenant: str, document_ids: list[str]) -> dict[str, tuple[int, int]]:
-        return {document_id: self.footprint(tenant, document_id) for document_id in document_ids}
+        """Footprints of several documents ((0, 0) for unknown ones), read under one lock."""
+        found: dict[str, tuple[int, int]] = {}
+        with self._lock:
+            for start in range(0, len(document_ids), 500):
+                part = document_ids[start : start + 500]
+                rows = self._connection.execute(
+                    f"SELECT document_id, chunks, bytes FROM documents WHERE tenant = ? AND document_id IN ({', '.join('?' * len(part))})",
+                    (tenant, *part),
+                ).fetchall()
+                found.update({row[0]: (int(row[1]), int(row[2])) for row in rows})
+        return {document_id: found.get(document_id, (0, 0)) for document_id in document_ids}
 
     def record(self, tenant: str, document_id: str, chunks: int, size: int) -> None:
+        self.record_many(tenant, [(document_id, chunks, size)])
+
+    def record_many(self, tenant: str, rows: list[tuple[str, int, int]]) -> None:
+        """Record (document id, chunks, bytes) of documents written together, in one transaction."""
         with self._lock:
-            self._connection.execute(
-                "INSERT INTO documents (tenant, document_id, chunks, bytes) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (tenant, document_id) DO UPDATE SET chunks = excluded.chunks, bytes = excluded.bytes, "
-                "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-                (tenant, document_id, chunks, size),
-            )
+            self._connection.execute("BEGIN")
+            try:
+                self._connection.executemany(
+                    "INSERT INTO documents (tenant, document_id, chunks, bytes) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (tenant, document_id) DO UPDATE SET chunks = excluded.chunks, bytes = excluded.bytes, "
+                    "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+                    [(tenant, document_id, chunks, size) for document_id, chunks, size in rows],
+                )
+            except BaseException:
+                self._connection.execute("ROLLBACK")
+                raise
+            self._connection.execute("COMMIT")
 
     def forget(self, tenant: str, document_id: str) -> tuple[int, int]:
         with self._lock:

@@ -150,8 +150,13 @@ class Runtime:
             self.registry.release_storage, tenant, chunks=chunks, bytes=size, documents=documents
         )
 
-    async def record_write(self, tenant: str, document_id: str, chunks: int, size: int) -> None:
-        await asyncio.to_thread(self.ledger.record, tenant, document_id, chunks, size)
+    async def document_footprints(self, tenant: str, document_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        return await asyncio.to_thread(self.ledger.footprints, tenant, list(document_ids))
+
+    async def record_writes(self, tenant: str, written: Sequence[tuple[str, int, int]]) -> None:
+        """Note documents just stored together ((document id, chunks, bytes) each): their ledger
+        rows in one transaction, then one data-version bump (cache invalidation) for all."""
+        await asyncio.to_thread(self.ledger.record_many, tenant, list(written))
         await asyncio.to_thread(self.registry.bump_data_version, tenant)
 
     async def record_delete(self, tenant: str, document_id: str) -> None:

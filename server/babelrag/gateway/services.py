@@ -6,6 +6,8 @@ errors are raised as domain exceptions and mapped to statuses by the interceptor
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 
@@ -15,7 +17,8 @@ from babelrag.gateway import convert
 from babelrag.gateway.ask import AskPipeline, AskQuery, Delta
 from babelrag.gateway.auth import current_call
 from babelrag.gateway.errors import InvalidRequest, PayloadTooLarge, status_for
-from babelrag.gateway.ingest import IngestItem, IngestPipeline
+from babelrag.gateway.ingest import IngestItem, IngestOutcome, IngestPipeline
+from babelrag.gateway.ingest_groups import GroupQueue
 from babelrag.gateway.metrics import StageClock
 from babelrag.gateway.retrieval import RetrievalQuery, Retriever
 from babelrag.gateway.runtime import Runtime
@@ -40,68 +43,108 @@ def _remaining(context: grpc.aio.ServicerContext) -> float | None:
     return None if remaining is None else max(0.05, remaining)
 
 
+@dataclasses.dataclass
+class _Received:
+    """An item read off the stream, or the reason it was refused before ingestion (``error``)."""
+
+    item: IngestItem
+    error: Exception | None = None
+
+
 class IngestService(ingest_pb2_grpc.IngestServiceServicer):
+    """Reads items off the stream while earlier ones are ingested, and ingests them in groups
+    (:mod:`babelrag.gateway.ingest_groups`); each item's result is sent, in order, once its
+    group's store write is durable."""
+
     def __init__(self, runtime: Runtime, pipeline: IngestPipeline) -> None:
         self.rt = runtime
         self.pipeline = pipeline
 
     async def Ingest(self, request_iterator, context) -> AsyncIterator[ingest_pb2.IngestResponse]:  # noqa: N802, ANN001
         tenant = current_call().tenant
+        settings = self.rt.settings
+        queue: GroupQueue[_Received] = GroupQueue(
+            max_items=settings.ingest_group_items,
+            max_bytes=settings.ingest_group_bytes,
+            max_wait_s=settings.ingest_group_wait_ms / 1000,
+            size_of=lambda received: len(received.item.content),
+        )
+        reader = asyncio.create_task(self._read(request_iterator, queue))
+        try:
+            while group := await queue.next_group():
+                for response in await self._ingest_group(tenant, group):
+                    yield response
+            await reader  # a broken stream (e.g. too many items) fails the call after the results sent
+        finally:
+            reader.cancel()
+
+    async def _read(self, request_iterator, queue: GroupQueue[_Received]) -> None:  # noqa: ANN001
+        """Assemble items from headers and data pieces; an oversized item is read through but not kept."""
         limit = self.rt.settings.max_item_bytes
         header: ingest_pb2.ItemHeader | None = None
         pieces: list[bytes] = []
         size, index, oversize = 0, -1, False
 
-        async def finish() -> ingest_pb2.IngestResponse:
+        def received() -> _Received:
             item = _item(index, header, b"".join(pieces))
             if oversize:
-                return _failed(item, PayloadTooLarge(f"item is over the limit of {limit} bytes"))
+                return _Received(item, PayloadTooLarge(f"item is over the limit of {limit} bytes"))
             if header.size_bytes and size != header.size_bytes:  # e.g. the client's read failed part-way
-                return _failed(item, InvalidRequest(f"received {size} bytes but the header declared {header.size_bytes}: item not stored"))
-            return await self._ingest_one(tenant, item)
+                return _Received(item, InvalidRequest(f"received {size} bytes but the header declared {header.size_bytes}: item not stored"))
+            return _Received(item)
 
-        async for request in request_iterator:
-            part = request.WhichOneof("part")
-            if part == "header":
-                if header is not None:
-                    yield await finish()
-                index += 1
-                if index >= self.rt.settings.max_ingest_items:
-                    raise InvalidRequest(f"at most {self.rt.settings.max_ingest_items} items per Ingest call")
-                header, pieces = request.header, [request.header.content] if request.header.content else []
-                size = len(request.header.content)
-                oversize = size > limit or request.header.size_bytes > limit
-            elif part == "data":
-                if header is None:
-                    raise InvalidRequest("data sent before any item header")
-                size += len(request.data)
-                if size > limit:
-                    oversize, pieces = True, []  # keep reading the item, but do not hold it
-                elif not oversize:
-                    pieces.append(request.data)
-            else:
-                raise InvalidRequest("empty IngestRequest: send a header or data")
-        if header is not None:
-            yield await finish()
-
-    async def _ingest_one(self, tenant: str, item: IngestItem) -> ingest_pb2.IngestResponse:
         try:
-            outcome = await self.pipeline.ingest(tenant, item)
-        except Exception as exc:  # noqa: BLE001 - reported in this item's result, the stream goes on
-            return _failed(item, exc)
-        return ingest_pb2.IngestResponse(
-            index=item.index,
-            document_id=outcome.document_id,
-            filename=item.filename,
-            status=ingest_pb2.INGEST_STATUS_STORED,
-            chunks=outcome.chunks,
-            duplicate_chunks=outcome.duplicate_chunks,
-            modality=convert.modality(outcome.modality),
-            language=outcome.language,
-            mime_type=outcome.mime_type,
-            bytes=outcome.bytes,
-            timings=common_pb2.StageTimings(ms=outcome.timings),
-        )
+            async for request in request_iterator:
+                part = request.WhichOneof("part")
+                if part == "header":
+                    if header is not None:
+                        await queue.put(received())
+                    index += 1
+                    if index >= self.rt.settings.max_ingest_items:
+                        raise InvalidRequest(f"at most {self.rt.settings.max_ingest_items} items per Ingest call")
+                    header, pieces = request.header, [request.header.content] if request.header.content else []
+                    size = len(request.header.content)
+                    oversize = size > limit or request.header.size_bytes > limit
+                elif part == "data":
+                    if header is None:
+                        raise InvalidRequest("data sent before any item header")
+                    size += len(request.data)
+                    if size > limit:
+                        oversize, pieces = True, []  # keep reading the item, but do not hold it
+                    elif not oversize:
+                        pieces.append(request.data)
+                else:
+                    raise InvalidRequest("empty IngestRequest: send a header or data")
+            if header is not None:
+                await queue.put(received())
+        finally:
+            await queue.end()
+
+    async def _ingest_group(self, tenant: str, group: list[_Received]) -> list[ingest_pb2.IngestResponse]:
+        accepted = [r.item for r in group if r.error is None]
+        try:
+            outcomes = iter(await self.pipeline.ingest_group(tenant, accepted) if accepted else ())
+        except Exception as exc:  # noqa: BLE001 - e.g. the registry is down: every item of the group fails with it
+            outcomes = iter([exc] * len(accepted))
+        return [_failed(r.item, r.error) if r.error is not None else _response(r.item, next(outcomes)) for r in group]
+
+
+def _response(item: IngestItem, outcome: IngestOutcome | Exception) -> ingest_pb2.IngestResponse:
+    if isinstance(outcome, Exception):
+        return _failed(item, outcome)
+    return ingest_pb2.IngestResponse(
+        index=item.index,
+        document_id=outcome.document_id,
+        filename=item.filename,
+        status=ingest_pb2.INGEST_STATUS_STORED,
+        chunks=outcome.chunks,
+        duplicate_chunks=outcome.duplicate_chunks,
+        modality=convert.modality(outcome.modality),
+        language=outcome.language,
+        mime_type=outcome.mime_type,
+        bytes=outcome.bytes,
+        timings=common_pb2.StageTimings(ms=outcome.timings),
+    )
 
 
 def _item(index: int, header: ingest_pb2.ItemHeader, content: bytes) -> IngestItem:

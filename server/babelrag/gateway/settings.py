@@ -40,6 +40,12 @@ class Settings:
     max_images: int = 4
     max_image_bytes: int = 10 * 1024 * 1024
     max_ingest_items: int = 1000
+    # ingest group commit: consecutive items of one Ingest stream are embedded and stored together
+    # (one store commit per group); a group closes at this many items or bytes, or this long
+    # after its first item arrived, so a slow stream still gets prompt acknowledgements
+    ingest_group_items: int = 32
+    ingest_group_bytes: int = 16 * 1024 * 1024
+    ingest_group_wait_ms: float = 20.0
     # retrieval and answering defaults
     top_k: int = 8
     alpha: float = 0.7
@@ -69,9 +75,14 @@ class Settings:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"setting {name} must lie in [0, 1], got {value!r}")
-        for name in ("top_k", "max_tokens", "chunk_tokens", "generator_context_tokens", "max_question_chars"):
+        for name in (
+            "top_k", "max_tokens", "chunk_tokens", "generator_context_tokens", "max_question_chars",
+            "ingest_group_items", "ingest_group_bytes",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"setting {name} must be at least 1, got {getattr(self, name)!r}")
+        if self.ingest_group_wait_ms < 0:
+            raise ValueError(f"setting ingest_group_wait_ms must not be negative, got {self.ingest_group_wait_ms!r}")
 
     @property
     def profile_root(self) -> Path:
