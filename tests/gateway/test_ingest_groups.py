@@ -159,3 +159,24 @@ def test_quota_inside_a_group_takes_the_documents_that_fit_in_order(gateway, new
     again = api.ingest(*docs(5))
     assert [r.status for r in again] == [STORED] * 5
     assert usage(gateway, name).chunks == 5 and usage(gateway, name).documents == 5
+
+
+def test_passages_embedded_once_are_not_embedded_again(gateway, new_tenant, monkeypatch):
+    """Re-ingesting the same text (here into another tenant) takes its vectors from the cache."""
+    encoders = gateway.gateway.runtime.encoders
+    embedded: list[str] = []
+    real = encoders.embed_texts
+
+    async def counting(texts, kind="passage"):  # noqa: ANN001, ANN202
+        embedded.extend(texts)
+        return await real(texts, kind=kind)
+
+    monkeypatch.setattr(encoders, "embed_texts", counting)
+    items = [text_item(f"cached-{i:02}", f"Cache probe {i}: the mill number {i} grinds {i} sacks of rye.") for i in range(5)]
+    _, first = new_tenant()
+    assert [r.status for r in first.ingest(*items)] == [STORED] * 5
+    assert len(embedded) == 5
+    _, second = new_tenant()
+    assert [r.status for r in second.ingest(*items)] == [STORED] * 5
+    assert len(embedded) == 5
+    assert [h.document_id for h in second.search("mill number 3 grinds 3 sacks", top_k=1).hits] == ["cached-03"]

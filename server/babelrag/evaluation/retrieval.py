@@ -177,7 +177,7 @@ class GatewaySession:
         endpoint: Endpoint,
         *,
         concurrency: int = 8,
-        ingest_streams: int = 4,
+        ingest_streams: int = 2,
         keep_tenants: bool = False,
         insecure: bool | None = None,
         progress: Progress | None = None,
@@ -229,7 +229,11 @@ class GatewaySession:
         return tenant, created.api_key
 
     async def corpus(self, name: str, documents: Sequence[TextDocument]) -> Corpus:
-        """Ingest ``documents`` into a new tenant (``ingest_streams`` uploads at once)."""
+        """Ingest ``documents`` into a new tenant (``ingest_streams`` uploads at once).
+
+        The gateway embeds and commits the items of one stream in groups, so a stream keeps it
+        busy; more streams only queue more work on Triton at once (each stream's group is
+        embedded while the next one arrives)."""
         tenant, api_key = await self.create_tenant(name)
         client = self.client_for(api_key)
         corpus = Corpus(name=name, tenant=tenant, client=client, languages={d.document_id: d.language for d in documents})

@@ -63,6 +63,8 @@ class Settings:
     reranker: str = "fused"
     # caches
     embedding_cache_size: int = 4096
+    #: E5 passage vectors remembered by text at ingestion (384 floats each: 8192 is about 13 MB)
+    passage_cache_size: int = 8192
     retrieval_cache_size: int = 1024
     # operations
     shutdown_grace_s: float = 10.0
