@@ -87,10 +87,11 @@ def test_gold_passage_survives_a_tight_budget(squad_dir: Path):
     gold, noise = en.paragraphs[0], en.paragraphs[1:]
     kit = PromptKit(count_tokens=words, budget_tokens=40)  # room for about two sources
     for seed in range(6):
-        prompt, stop, not_in_sources, used = kit.with_sources("How long is the Rhine?", "en", gold, noise, seed)
-        assert gold.context in prompt
+        prompt, used = kit.with_sources("How long is the Rhine?", "en", gold, noise, seed)
+        assert gold.context in prompt.text
         assert used < len(noise)
-        assert not_in_sources in prompt and stop
+        assert prompt.not_in_sources in prompt.text and prompt.stop
+        assert prompt.text.endswith("Answer: According to the sources,") and prompt.answer_prefix == "According to the sources,"
 
 
 def test_gold_position_is_drawn(squad_dir: Path):
@@ -99,7 +100,7 @@ def test_gold_position_is_drawn(squad_dir: Path):
     kit = PromptKit(count_tokens=words, budget_tokens=1000)
     gold_first = set()
     for seed in range(12):
-        prompt, *_ = kit.with_sources("How long is the Rhine?", "en", gold, noise, seed)
+        prompt = kit.with_sources("How long is the Rhine?", "en", gold, noise, seed)[0].text
         gold_first.add(prompt.index(gold.context) < min(prompt.index(p.context) for p in noise))
     assert gold_first == {True, False}
 

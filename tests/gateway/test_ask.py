@@ -11,6 +11,7 @@ import grpc
 import pytest
 import regex
 
+from babelrag.rag.prompting import PHRASES
 from babelrag.text.langid import get_detector
 from babelrag.v1 import ask_pb2
 from tests.gateway.helpers import image_bytes, text_item
@@ -45,8 +46,11 @@ SAMPLED = {"temperature": 1.0}
 
 def test_chinese_question_streams_a_cited_chinese_answer(corpus_tenant):
     deltas, final = split(corpus_tenant.ask("叶绿素吸收什么？", options=ask_pb2.AskOptions(max_tokens=24, **SAMPLED)))
+    # The answer opens with the base-model opener written into the prompt, sent at once; then tokens.
+    opener, *deltas = deltas
+    assert opener == PHRASES["zh"].opener
     assert len(deltas) >= 2, "the answer was not streamed"
-    assert "".join(deltas) == final.answer
+    assert opener + "".join(deltas) == final.answer
     assert final.question_language == "zh"
     assert final.answer_language == "zh"
     assert final.detected_answer_language == "zh" and final.answer_language_ok
@@ -68,7 +72,9 @@ def test_answer_language_control_keeps_the_requested_script(corpus_tenant, langu
         corpus_tenant.ask("What does chlorophyll absorb?", answer_language=language, options=ask_pb2.AskOptions(max_tokens=24, **SAMPLED))
     )
     assert final.answer_language == language
-    letters = [ch for ch in final.answer if ch.isalpha()]
+    assert final.answer.startswith(PHRASES[language].opener)
+    generated = final.answer.removeprefix(PHRASES[language].opener)
+    letters = [ch for ch in generated if ch.isalpha()]
     assert len(letters) >= 5, final.answer
     scripted = [ch for ch in letters if not regex.match(r"[\p{Script=Common}\p{Script=Inherited}]", ch)]
     foreign = [ch for ch in scripted if not unicodedata.name(ch, "").startswith(SCRIPT_OF[language])]
@@ -76,7 +82,7 @@ def test_answer_language_control_keeps_the_requested_script(corpus_tenant, langu
     # Where the script names the language, the post-check must say so. (Random Cyrillic or
     # Han+kana soup from the untrained model need not read as Russian or Japanese to a detector.)
     if language in ("th", "el", "ko"):
-        assert get_detector().detect(final.answer).code == language
+        assert get_detector().detect(generated).code == language
         assert final.detected_answer_language == language and final.answer_language_ok
 
 

@@ -25,8 +25,20 @@ def test_file_then_environment_then_overrides(tmp_path: Path, monkeypatch: pytes
         ("top_k", "0", "top_k must be at least 1"),
         ("top_k", "many", "not a valid int"),
         ("no_such_thing", "1", "unknown setting"),
+        ("answer_opener", "maybe", "not a valid bool"),
     ],
 )
 def test_bad_values_are_refused_with_the_setting_named(name: str, value: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Settings.load(None, **{name: value})
+
+
+@pytest.mark.parametrize(("value", "expected"), [("false", False), ("OFF", False), ("0", False), ("yes", True), ("1", True), (True, True)])
+def test_switches_read_the_usual_spellings(value: object, expected: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings.load(None, context_dedupe=value).context_dedupe is expected
+    monkeypatch.setenv("BABELRAG_ANSWER_OPENER", str(value))
+    assert Settings.load(None).answer_opener is expected
+    config = tmp_path / "babelrag.toml"
+    config.write_text("answer_opener = false\ncontext_dedupe = false\n")
+    monkeypatch.delenv("BABELRAG_ANSWER_OPENER")
+    assert (Settings.load(config).answer_opener, Settings.load(config).context_dedupe) == (False, False)

@@ -118,6 +118,16 @@ def test_source_titles_and_quotes_are_not_evidence() -> None:
     assert check(quoted, "de")[0].ok
 
 
+def test_markup_tags_are_not_evidence() -> None:
+    """Seen from gemma-3-270m: "Conform surselor, <strong>Kawann Short</strong> a fost penalizat ..."."""
+    result, detector = check("Die Mauer <strong>fiel</strong> im Jahr 1989 und <b class='x'>ist</b> nicht mehr da.", "de")
+    assert result.ok and result.detected == "de"
+    assert "strong" not in detector.calls[0] and "class" not in detector.calls[0]
+    assert "fiel" in detector.calls[0] and "a < b" not in detector.calls[0]
+    kept, detector = check("Die Mauer fiel, als a < b und c > d war, im Jahr 1989.", "de")  # not tags
+    assert "a < b und c > d" in detector.calls[0]
+
+
 def test_unsure_detector_and_close_languages_pass() -> None:
     text = "Tårnet ble bygget i 1889 for verdensutstillingen i Paris."
 
@@ -165,6 +175,8 @@ def _langdetect():  # noqa: ANN202
         ("El muro de Berlín cayó el 9 de noviembre de 1989 tras protestas pacíficas [1].", "pt", False),
         ("Bức tường Berlin sụp đổ vào ngày 9 tháng 11 năm 1989 [1].", "vi", True),
         ("Берлинская стена пала 9 ноября 1989 года после мирных протестов [1].", "ru", True),
+        # gemma-3-270m on XQuAD, 2026-12-07: read as English while the tags counted as words
+        ("Conform surselor, <strong>Kawann Short</strong> a fost penalizat drept pentru a-l alege pe <strong>Mario Addison</strong>.", "ro", True),
     ],
 )
 def test_with_the_project_detector(answer: str, expected: str, ok: bool) -> None:

@@ -18,6 +18,12 @@ message:
     ``answer_language_accuracy`` among the answers whose language could be told: a bare "1889"
     answers a Spanish question as well as an English one, so the strict share above counts it
     as wrong and this one leaves it out.
+``generated_language_accuracy``
+    ``answer_language_accuracy`` of what the generator wrote, without the answer opener the
+    gateway puts before it for base models ("Según las fuentes,"; :mod:`babelrag.rag.prompting`),
+    judged by the same check (:func:`~babelrag.rag.answer_language.check_answer_language`,
+    langdetect for shared scripts): does the model go on in the language it was started in? A
+    bare number after the opener counts as undetermined, so as wrong, here too.
 ``answer_language_ok``
     the share the gateway itself marked ``answer_language_ok`` (not clearly another language).
 ``question_language_accuracy``
@@ -27,6 +33,9 @@ message:
     the share of answers whose numbered sources included a chunk of the gold paragraph.
 ``contains`` / ``em`` / ``f1``
     answer correctness against the SQuAD gold answers (:mod:`babelrag.evaluation.metrics`).
+``context_passages`` / ``prompt_tokens`` / ``first_token_ms``
+    numbered sources in the prompt, its length in generator tokens, the generator's time to the
+    first answer token (means).
 """
 
 from __future__ import annotations
@@ -42,6 +51,8 @@ from babelrag_client import AsyncClient, BabelRAGError
 
 from babelrag.evaluation.metrics import match_answer
 from babelrag.evaluation.squad import Question, SquadDataset
+from babelrag.rag.answer_language import check_answer_language
+from babelrag.rag.prompting import PHRASES
 
 __all__ = ["AskRecord", "GeneratorUnavailable", "ask_questions", "summarize_answers"]
 
@@ -66,6 +77,9 @@ class AskRecord:
     detected_answer_language: str = ""
     answer_language_ok: bool = False
     context_documents: tuple[str, ...] = ()
+    context_passages: int = 0
+    prompt_tokens: int = 0
+    first_token_ms: float = 0.0
     finish_reason: str = ""
     completion_tokens: int = 0
     seconds: float = 0.0
@@ -118,6 +132,9 @@ async def ask_questions(
             detected_answer_language=answer.detected_answer_language,
             answer_language_ok=answer.answer_language_ok,
             context_documents=tuple(dict.fromkeys(c.document_id for c in answer.context)),
+            context_passages=len(answer.context),
+            prompt_tokens=answer.prompt_tokens,
+            first_token_ms=float(answer.timings.get("first_token", 0.0)),
             finish_reason=answer.finish_reason,
             completion_tokens=answer.completion_tokens,
             seconds=seconds,
@@ -134,8 +151,30 @@ def _share_of(records: Sequence[AskRecord], predicate) -> float:  # noqa: ANN001
     return sum(1 for r in records if predicate(r)) / len(records) if records else 0.0
 
 
-def summarize_answers(records: Sequence[AskRecord]) -> dict[str, float]:
-    """The shares described in the module docstring, over the records that did not fail."""
+def generated_language(record: AskRecord, detect) -> str:  # noqa: ANN001
+    """The language of the generated part of ``record``'s answer (the opener taken off), or "und"."""
+    phrases = PHRASES.get(record.language)
+    generated = record.answer.lstrip()
+    if phrases is not None and phrases.opener:
+        generated = generated.removeprefix(phrases.opener)
+    return check_answer_language(generated, record.language, detect).detected
+
+
+def summarize_answers(records: Sequence[AskRecord], detect=None) -> dict[str, float]:  # noqa: ANN001
+    """The shares described in the module docstring, over the records that did not fail.
+
+    ``detect(text) -> (code, confidence)``: the detector for ``generated_language_accuracy``
+    (default: the gateway's default detector).
+    """
+    if detect is None:
+        from babelrag.text.langid import get_detector
+
+        detector = get_detector()
+
+        def detect(text: str) -> tuple[str, float]:
+            result = detector.detect(text)
+            return result.code, result.confidence
+
     done = [r for r in records if not r.error]
     n = len(done)
 
@@ -151,10 +190,14 @@ def summarize_answers(records: Sequence[AskRecord]) -> dict[str, float]:
         "answer_language_accuracy_determined": _share_of(
             [r for r in done if r.detected_answer_language not in ("", "und")], lambda r: r.detected_answer_language == r.language
         ),
+        "generated_language_accuracy": share(lambda r: generated_language(r, detect) == r.language),
         "question_language_accuracy": share(lambda r: r.question_language == r.language),
         "gold_in_context": share(lambda r: r.gold_document in r.context_documents),
         "empty_answers": share(lambda r: not r.answer.strip()),
         "seconds_per_answer": sum(r.seconds for r in done) / n if n else 0.0,
+        "context_passages": sum(r.context_passages for r in done) / n if n else 0.0,
+        "prompt_tokens": sum(r.prompt_tokens for r in done) / n if n else 0.0,
+        "first_token_ms": sum(r.first_token_ms for r in done) / n if n else 0.0,
     }
     for name in ("contains", "em", "f1"):
         summary[name] = (

@@ -67,7 +67,7 @@ from babelrag.evaluation.metrics import ANSWER_MATCHERS, contains_answer, normal
 from babelrag.evaluation.squad import Paragraph, Question, SquadDataset
 from babelrag.rag.assembly import AssembledContext, assemble_context
 from babelrag.rag.passages import Passage
-from babelrag.rag.prompting import build_prompt, phrases_for
+from babelrag.rag.prompting import Prompt, build_prompt, phrases_for
 from babelrag.text.langid import language_name
 
 __all__ = [
@@ -205,11 +205,12 @@ class PromptKit:
 
     def with_sources(
         self, question: str, language: str, gold: Paragraph | None, noise: Sequence[Paragraph], seed: int
-    ) -> tuple[str, tuple[str, ...], str, int]:
+    ) -> tuple[Prompt, int]:
         """A prompt with ``gold`` (if any) among ``noise``, in a seeded random order.
 
-        Returns (prompt, stop strings, the sentence meaning "not in the sources", noise passages
-        used). Noise passages that do not fit the budget are dropped, the gold one never.
+        Returns the prompt (its text, stop strings, the sentence meaning "not in the sources" and
+        the answer's opening) and the noise passages used. Noise passages that do not fit the
+        budget are dropped, the gold one never.
         """
         noise = list(noise)
         while True:
@@ -226,7 +227,7 @@ class PromptKit:
             instruction_tuned=self.instruction_tuned,
         )
         used_noise = sum(1 for cp in context.passages if gold is None or cp.passage.document_id != gold.key)
-        return prompt.text, prompt.stop, prompt.not_in_sources, used_noise
+        return prompt, used_noise
 
     def _assemble(self, gold: Paragraph | None, noise: Sequence[Paragraph], language: str, seed: int) -> AssembledContext:
         paragraphs = ([gold] if gold is not None else []) + list(noise)
@@ -303,9 +304,13 @@ async def run_mirage(
     timeout_s: float = 600.0,
     rag_answers: Mapping[str, str] | None = None,
     progress: Callable[[str], None] | None = None,
+    conditions: Sequence[str] = CONDITIONS,
 ) -> list[MirageResult]:
-    """Answer every item under every condition; ``rag_answers`` (question id -> the gateway's Ask
-    answer) adds the ``rag`` condition without generating again."""
+    """Answer every item under ``conditions`` (default: all); ``rag_answers`` (question id -> the
+    gateway's Ask answer) adds the ``rag`` condition without generating again."""
+    unknown = set(conditions) - set(CONDITIONS)
+    if unknown:
+        raise ValueError(f"unknown MIRAGE condition(s): {', '.join(sorted(unknown))}")
     semaphore = asyncio.Semaphore(concurrency)
     results = [MirageResult(item) for item in items]
     report = progress or (lambda line: None)
@@ -314,13 +319,14 @@ async def run_mirage(
     async def generate(result: MirageResult, condition: str) -> None:
         item = result.item
         seed = zlib.crc32(f"{item.question.id}/{condition}".encode())
-        not_in_sources = ""
+        not_in_sources, answer_prefix = "", ""
         if condition == "base":
             prompt, stop = kit.closed_book(item.question.text, item.language)
         else:
             gold = item.gold if condition in ("oracle", "mixed") else None
             noise = item.noise if condition in ("mixed", "noise") else ()
-            prompt, stop, not_in_sources, used = kit.with_sources(item.question.text, item.language, gold, noise, seed)
+            built, used = kit.with_sources(item.question.text, item.language, gold, noise, seed)
+            prompt, stop, not_in_sources, answer_prefix = built.text, built.stop, built.not_in_sources, built.answer_prefix
             result.noise_used[condition] = used
         async with semaphore:
             started = time.perf_counter()
@@ -334,7 +340,7 @@ async def run_mirage(
                 return
             finally:
                 result.seconds[condition] = time.perf_counter() - started
-        result.answers[condition] = completion.text
+        result.answers[condition] = answer_prefix + completion.text  # as the gateway's Ask would answer
         if not_in_sources:
             result.abstained[condition] = normalize_answer(not_in_sources, item.language) in normalize_answer(
                 completion.text, item.language
@@ -342,12 +348,12 @@ async def run_mirage(
 
     async def one(result: MirageResult) -> None:
         nonlocal done
-        for condition in CONDITIONS:
+        for condition in conditions:
             await generate(result, condition)
         if rag_answers is not None and result.item.question.id in rag_answers:
             result.answers["rag"] = rag_answers[result.item.question.id]
         done += 1
-        report(f"[mirage] {done}/{len(results)} questions answered under {len(CONDITIONS)} conditions")
+        report(f"[mirage] {done}/{len(results)} questions answered under {len(conditions)} conditions")
 
     await asyncio.gather(*(one(r) for r in results))
     return results

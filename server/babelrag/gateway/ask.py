@@ -26,6 +26,9 @@ from babelrag.text.langid import is_valid_language_code, language_name
 
 MAX_TOP_K = 50
 MAX_ANSWER_TOKENS = 1024
+#: Context assembly with deduplication off (setting ``context_dedupe = false``): only exact copies
+#: count as duplicates and the selection does not weigh redundancy (no MMR diversity).
+NO_DEDUPE = {"near_duplicate_threshold": 1.0, "near_duplicate_cosine": 1.0, "diversity": 0.0}
 
 
 def _request_id() -> str | None:
@@ -142,6 +145,7 @@ class AskPipeline:
                 budget_tokens=self.rt.settings.context_budget_tokens,
                 count_tokens=self.rt.count_tokens,
                 min_relative_relevance=self.rt.settings.context_min_relevance,
+                **({} if self.rt.settings.context_dedupe else NO_DEDUPE),
             )
         image_note = None
         if query.images and not self.rt.generator_sees_images:
@@ -157,9 +161,12 @@ class AskPipeline:
             language_name=language_name(answer_language),
             image_note=image_note,
             instruction_tuned=self.rt.generator_instruction_tuned,
+            opener=self.rt.settings.answer_opener,
         )
 
         pieces: list[str] = []
+        if prompt.answer_prefix:  # the answer's opening, written into the prompt: the user sees it first
+            yield Delta(prompt.answer_prefix)
         generation_started = time.perf_counter()
         finished = None
         images = list(query.images) if self.rt.generator_sees_images else []
@@ -184,7 +191,7 @@ class AskPipeline:
                     finished = event
         clock.record("generate", time.perf_counter() - generation_started)
 
-        answer = "".join(pieces)
+        answer = prompt.answer("".join(pieces))
         numbered = dict(prompt.sources)
         cited = extract_citation_numbers(answer, numbered.keys())
         check = check_answer_language(

@@ -57,6 +57,13 @@ class Settings:
     # top 8, 4 x 298 questions) 0.4 never dropped the gold paragraph and kept 3.5 passages of 8 on
     # average; 0.5 kept 2.5 and dropped it for 0.1% of questions (docs/EVALUATION.md).
     context_min_relevance: float = 0.4
+    #: Drop near-duplicate passages and prefer diverse ones (MMR) when assembling the context.
+    #: Off keeps exact copies out only; it is there to measure what deduplication is worth.
+    context_dedupe: bool = True
+    #: Base-model prompts begin the answer with the language's opener ("Según las fuentes,"):
+    #: without it gemma-3-270m answered many questions with a bare number or name, which is in no
+    #: language (docs/EVALUATION.md, answer language). Instruction-tuned generators never get one.
+    answer_opener: bool = True
     language_detector: str = "langdetect"  # more accurate than lingua on XQuAD with our script rules (bench/langid_xquad.py)
     #: "fused" (keep the fused retrieval order), "lexical" (LexicalOverlapReranker) or "triton"
     #: (the profile's cross-encoder on Triton, falling back to "fused" whenever it fails).
@@ -113,6 +120,18 @@ class Settings:
         return cls(**{name: _coerce(fields[name], value) for name, value in values.items()})
 
 
+_TRUE, _FALSE = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off"})
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ValueError(value)
+
+
 def _coerce(field: dataclasses.Field, value: Any) -> Any:
     kind = (field.type if isinstance(field.type, str) else field.type.__name__).split(" |")[0]
     try:
@@ -122,6 +141,8 @@ def _coerce(field: dataclasses.Field, value: Any) -> Any:
             return float(value)
         if kind == "Path":
             return Path(value)
+        if kind == "bool":
+            return _boolean(value)
         return str(value)
     except (TypeError, ValueError):
         raise ValueError(f"setting {field.name}: {value!r} is not a valid {kind}") from None

@@ -2,8 +2,8 @@
 
 :func:`check_answer_language` decides in this order (the first rule that applies wins):
 
-1. **Clean.** Citation markers, URLs, e-mail addresses, numbers, the given source titles and
-   short quotations (up to 80 characters inside “ ” " " « » „ “ 「 」 『 』) are removed: they are
+1. **Clean.** Citation markers, markup tags (``<strong>``, ``</b>``: small models copy them from
+   HTML sources), URLs, e-mail addresses, numbers, the given source titles and short quotations (up to 80 characters inside “ ” " " « » „ “ 「 」 『 』) are removed: they are
    copied from the sources or language-neutral, so they say nothing about the answer's language.
 2. **Nothing left** (only digits, markers, titles...): ``ok``, reason ``no_text``.
 3. **Script census.** Letters are counted per script; Han, kana and Hangul weigh 3 (one CJK
@@ -113,6 +113,7 @@ _JA_HAN_ONLY_MAX_CHARS = 10
 
 _URL = re.compile(r"(?:\b[a-z][a-z0-9+.-]*://|\bwww\.)\S+", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_MARKUP_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>\n]{0,200})?/?>")
 _NUMBER = re.compile(r"\d+(?:[.,:/'’\-]\d+)*")
 _QUOTED = re.compile(
     r"“[^”\n]{0,80}”|„[^“”\n]{0,80}[“”]|\"[^\"\n]{0,80}\"|«[^»\n]{0,80}»|「[^」\n]{0,80}」|『[^』\n]{0,80}』"
@@ -120,7 +121,7 @@ _QUOTED = re.compile(
 
 
 def _clean(answer: str, titles: Collection[str]) -> str:
-    text = strip_citation_markers(answer)
+    text = _MARKUP_TAG.sub(" ", strip_citation_markers(answer))
     text = _EMAIL.sub(" ", _URL.sub(" ", text))
     for title in sorted({t.strip() for t in titles if t and t.strip()}, key=len, reverse=True):
         text = re.sub(re.escape(title), " ", text, flags=re.IGNORECASE)
