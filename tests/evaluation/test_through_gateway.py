@@ -147,6 +147,37 @@ def test_cli_starts_its_own_gateway(squad_dir: Path, tmp_path: Path, triton_serv
     assert retrieval["per_language"]["keyword"]["de"]["queries"] == 4
 
 
+def test_cli_ablation_restarts_the_gateway_per_variant(squad_dir: Path, tmp_path: Path, triton_server, capsys):  # noqa: ANN001
+    """Each variant's settings reach a restarted gateway (same tenants, no second ingestion)."""
+    from babelrag.rag.prompting import PHRASES
+
+    variants = ["default", "top_k=3", "rerank=triton", "budget=256", "no_opener"]
+    code = main(
+        [
+            "ablation", "--squad", str(squad_dir / "mini.en.json"),
+            "--profile", "tiny", "--data", str(TEST_DATA), "--no-build", "--triton-url", triton_server.grpc_url,
+            "--variants", ",".join(variants), "--generation-questions", "2", "--max-tokens", "4",
+            "--no-plots", "--out", str(tmp_path / "results"),
+        ]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err[-3000:]
+    [report] = (tmp_path / "results" / "mini").glob("*.json")
+    section = json.loads(report.read_text())["sections"]["ablation"]
+    assert section["status"] == "ok" and section["skipped"] == {}
+    assert list(section["variants"]) == variants
+    assert capsys.readouterr().err.count("ingested ") == 1  # one ingestion for all variants
+    records = section["records"]
+    for name in variants:
+        assert [r["error"] for r in records[name]] == ["", ""], name
+        assert section["variants"][name]["mirage_contains"]["questions"] == 2
+    opener = PHRASES["en"].opener
+    assert all(r["answer"].startswith(opener) for r in records["default"])
+    assert not any(r["answer"].lstrip().startswith(opener) for r in records["no_opener"])
+    assert all(r["context_passages"] <= 3 for r in records["top_k=3"])
+    assert section["variants"]["budget=256"]["prompt_tokens"] <= section["variants"]["default"]["prompt_tokens"]
+    assert len(section["fixed_conditions"]) == 2 and set(section["fixed_conditions"][0]["answers"]) == {"base", "oracle"}
+
+
 def test_sigterm_stops_the_stack_it_started(tmp_path: Path, tiny_layout):  # noqa: ANN001
     """``kill`` (or a CI timeout) must not leave the evaluation's tritonserver running."""
     import signal

@@ -6,6 +6,8 @@
     babelrag-eval answers   --squad FILE|DIR... [--generation-questions N] --out DIR
     babelrag-eval mirage    --squad FILE|DIR... [--generation-questions N] [--noise 4] --out DIR
     babelrag-eval generation --squad FILE|DIR... --out DIR     (answers + mirage, one ingestion)
+    babelrag-eval ablation  --squad FILE|DIR... [--variants default,top_k=3,...] --out DIR
+                            (Ask under varied gateway settings, with MIRAGE per variant)
     babelrag-eval all       --squad FILE|DIR... --out DIR      (all of the above; `make eval`)
     babelrag-eval report    FILE.json                         (draw a saved report's Markdown and plots again)
 
@@ -35,6 +37,7 @@ from typing import Any
 
 from babelrag_client import BabelRAGError
 
+from babelrag.evaluation.ablation import DEFAULT_VARIANTS, parse_variants, summarize_ablation
 from babelrag.evaluation.report import Report, headline
 from babelrag.evaluation.retrieval import (
     Corpus,
@@ -54,7 +57,7 @@ from babelrag.triton.errors import TritonError, TritonStartError
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = ("retrieval", "langid", "answers", "mirage", "generation", "all")
+COMMANDS = ("retrieval", "langid", "answers", "mirage", "generation", "ablation", "all")
 # alpha 0.3 is left out of the default sweep: on XQuAD it was below both 0.5 and vector-only in
 # every language but th, vi and zh (2026-11-24 run); pass --methods to include it.
 DEFAULT_METHODS = "keyword,vector,hybrid@0.5,hybrid@0.7,hybrid@0.9"
@@ -72,8 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
             _add_retrieval(sub, full=name == "all")
         if name in ("langid", "all"):
             sub.add_argument("--detectors", default="langdetect,lingua", help="babelrag.text.langid backends to measure (default %(default)s)")
-        if name in ("answers", "mirage", "generation", "all"):
+        if name in ("answers", "mirage", "generation", "ablation", "all"):
             _add_generation(sub)
+        if name == "ablation":
+            sub.add_argument("--variants", default=DEFAULT_VARIANTS, help="comma-separated pipeline variants (default: all of them: %(default)s)")
     report = commands.add_parser("report", help=_HELP["report"], description=_HELP["report"])
     report.add_argument("json", type=Path, metavar="FILE.json", help="a report written by babelrag-eval")
     report.add_argument("--no-plots", action="store_true", help="write the Markdown only")
@@ -86,6 +91,7 @@ _HELP = {
     "answers": "answer-language accuracy of the gateway's Ask",
     "mirage": "MIRAGE noise vulnerability / context acceptability / insensitivity / misinterpretation",
     "generation": "answers and mirage, sharing one ingestion",
+    "ablation": "Ask under varied gateway settings (top_k, reranker, dedupe, budget, floor, opener), with MIRAGE per variant",
     "report": "draw the Markdown and PNG plots of a saved report again",
     "all": "every evaluation, sharing one stack and one ingestion",
 }
@@ -201,6 +207,7 @@ class Run:
         self.datasets = datasets
         self.report = report
         self.endpoint: Endpoint | None = None
+        self.stack: EvalStack | None = None
         self.session: GatewaySession | None = None
         self.corpora: dict[str, Corpus] = {}
 
@@ -266,36 +273,46 @@ class Run:
 
     async def answers(self) -> dict[str, dict[str, str]]:
         """Ask every sampled question; returns {language: {question id: answer}} for MIRAGE."""
-        from babelrag.evaluation.answers import GeneratorUnavailable, ask_questions, summarize_answers
+        from babelrag.evaluation.answers import GeneratorUnavailable
         from babelrag.evaluation.metrics import macro_average
 
         started = time.perf_counter()
-        corpora = await self.ensure_corpora()
-        per_language, records_out, answers = {}, [], {}
         try:
-            for dataset in self.datasets:
-                records = await ask_questions(
-                    corpora[dataset.language].client,
-                    dataset,
-                    self.generation_questions(dataset),
-                    max_tokens=self.args.max_tokens,
-                    concurrency=self.args.generation_concurrency,
-                )
-                per_language[dataset.language] = summarize_answers(records)
-                records_out += [r.to_dict() for r in records]
-                answers[dataset.language] = {r.question_id: r.answer for r in records if not r.error}
-                _log(
-                    f"[answers] {dataset.language}: answer language right {per_language[dataset.language]['answer_language_accuracy']:.2f}"
-                    f" of {len(records)} ({per_language[dataset.language]['seconds_per_answer']:.1f} s each)"
-                )
+            per_language, records = await self._ask_all("answers")
         except GeneratorUnavailable as error:
             _log(f"[answers] skipped: {error}")
             self.report.set_section("answers", {"status": f"no generator: {error}"}, run=self.run_info(time.perf_counter() - started))
             return {}
-        content = {"status": "ok", "per_language": per_language, "mean": macro_average(per_language), "records": records_out}
+        content = {"status": "ok", "per_language": per_language, "mean": macro_average(per_language), "records": [r.to_dict() for r in records]}
         self.report.set_section("answers", content, run=self.run_info(time.perf_counter() - started, max_tokens=self.args.max_tokens))
         self.report.save(plots=False)
+        answers: dict[str, dict[str, str]] = {}
+        for r in records:
+            if not r.error:
+                answers.setdefault(r.language, {})[r.question_id] = r.answer
         return answers
+
+    async def _ask_all(self, tag: str):  # noqa: ANN202
+        """Ask each language's sampled questions through Ask: ({language: summary}, [records])."""
+        from babelrag.evaluation.answers import ask_questions, summarize_answers
+
+        corpora = await self.ensure_corpora()
+        per_language, all_records = {}, []
+        for dataset in self.datasets:
+            records = await ask_questions(
+                corpora[dataset.language].client,
+                dataset,
+                self.generation_questions(dataset),
+                max_tokens=self.args.max_tokens,
+                concurrency=self.args.generation_concurrency,
+            )
+            per_language[dataset.language] = summary = summarize_answers(records)
+            all_records += records
+            _log(
+                f"[{tag}] {dataset.language}: answer language right {summary['answer_language_accuracy']:.2f}"
+                f" of {len(records)}, contains {summary['contains']:.2f} ({summary['seconds_per_answer']:.1f} s each)"
+            )
+        return per_language, all_records
 
     async def mirage(self, rag_answers: dict[str, dict[str, str]] | None = None) -> None:
         from babelrag.evaluation.mirage import MirageItem, PromptKit, choose_noise, run_mirage, summarize_mirage
@@ -350,6 +367,70 @@ class Run:
         )
         self.report.save(plots=False)
 
+    async def ablation(self) -> None:
+        """Ask the sampled questions once per variant (the gateway restarted with its settings);
+        base and oracle answers for MIRAGE once (see :mod:`babelrag.evaluation.ablation`)."""
+        from babelrag.evaluation.answers import GeneratorUnavailable
+        from babelrag.evaluation.metrics import ANSWER_MATCHERS, macro_average
+        from babelrag.evaluation.mirage import MirageItem, PromptKit, run_mirage
+
+        started = time.perf_counter()
+        variants = parse_variants(self.args.variants)
+        endpoint, stack = self.endpoint, self.stack
+        if stack is None:
+            raise DatasetError("ablation restarts the gateway with other settings: it runs only on the in-process gateway (no --gateway)")
+        if not endpoint.triton_url or not endpoint.has_generator:
+            self.report.set_section("ablation", {"status": "the profile has no generator model"}, run=self.run_info(0.0))
+            return
+        has_reranker = "reranker" in endpoint.manifest.get("models", {})
+        skipped = {v.name: "the profile has no cross-encoder" for v in variants if v.needs_reranker and not has_reranker}
+        variants = [v for v in variants if v.name not in skipped]
+        await self.ensure_corpora()
+
+        # Base (closed book) and oracle (gold passage only): the generator alone, settings-independent.
+        from babelrag.generation.client import TritonGenerator
+
+        kit = PromptKit.from_profile(endpoint.profile_root, budget_tokens=endpoint.settings.context_budget_tokens)
+        items = [
+            MirageItem(question=q, language=d.language, gold=d.paragraph(q.paragraph_key), noise=())
+            for d in self.datasets
+            for q in self.generation_questions(d)
+        ]
+        async with TritonGenerator(endpoint.triton_url, timeout_s=600.0) as generator:
+            fixed = await run_mirage(
+                items, generator, kit, max_tokens=self.args.max_tokens, concurrency=self.args.generation_concurrency,
+                conditions=("base", "oracle"), progress=_log,
+            )
+        labels = {
+            matcher: {r.item.question.id: (r.correct("base", matcher), r.correct("oracle", matcher)) for r in fixed if not r.errors}
+            for matcher in ANSWER_MATCHERS
+        }
+
+        records_by_variant, summaries = {}, {}
+        try:
+            for variant in variants:
+                _log(f"[ablation] {variant.name}: restarting the gateway with {dict(variant.settings) or 'its defaults'}")
+                self.endpoint = await stack.reconfigure(dict(variant.settings))
+                per_language, records = await self._ask_all(f"ablation {variant.name}")
+                summaries[variant.name] = macro_average(per_language)
+                records_by_variant[variant.name] = [r.to_dict() for r in records]
+        except GeneratorUnavailable as error:
+            self.report.set_section("ablation", {"status": f"no generator: {error}"}, run=self.run_info(time.perf_counter() - started))
+            return
+        finally:
+            self.endpoint = await stack.reconfigure({})  # later sections see the defaults again
+        content = {
+            "status": "ok",
+            "variants": summarize_ablation(records_by_variant, labels, summaries),
+            "descriptions": {v.name: v.description for v in variants},
+            "settings": {v.name: dict(v.settings) for v in variants},
+            "skipped": skipped,
+            "fixed_conditions": [r.to_dict() for r in fixed],
+            "records": records_by_variant,
+        }
+        self.report.set_section("ablation", content, run=self.run_info(time.perf_counter() - started, max_tokens=self.args.max_tokens))
+        self.report.save(plots=False)
+
     # -- the gateway ---------------------------------------------------------------------------
     async def with_gateway(self, body: Callable[[], Any]) -> None:
         args = self.args
@@ -375,7 +456,7 @@ class Run:
         )
         _log(f"starting Triton and the gateway ({args.profile} profile) ...")
         async with stack as endpoint:
-            self.endpoint = endpoint
+            self.endpoint, self.stack = endpoint, stack
             _log(f"gateway on {endpoint.address}, Triton on {endpoint.triton_url}")
             await self._session(body, after_ingest=None if args.no_compact else stack.compact)
 
@@ -408,6 +489,8 @@ async def _run(args: argparse.Namespace) -> Report:
     for option in ("methods", "cross_methods"):
         if hasattr(args, option):
             parse_methods(getattr(args, option))  # refuse a bad list before starting anything
+    if hasattr(args, "variants"):
+        parse_variants(args.variants)
     if getattr(args, "set", None):
         _settings_overrides(args.set)
     report = Report(Path(args.out), datasets[0].name)
@@ -430,6 +513,8 @@ async def _run(args: argparse.Namespace) -> Report:
             answers = await run.answers()
         if args.command in ("mirage", "generation", "all"):
             await run.mirage(answers)
+        if args.command == "ablation":
+            await run.ablation()
 
     await run.with_gateway(body)
     return report

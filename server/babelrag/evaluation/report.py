@@ -361,6 +361,8 @@ def render_markdown(data: Mapping[str, Any], *, images: Sequence[Path] = (), rel
                 f"mean noise passages in mixed {_f(s['overall']['mean_noise_passages_in_mixed'], 2)}.",
                 "",
             ]
+    if "ablation" in sections:
+        out += _ablation_markdown(sections["ablation"])
     if images:
         out += ["## Plots", ""]
         for image in images:
@@ -368,6 +370,45 @@ def render_markdown(data: Mapping[str, Any], *, images: Sequence[Path] = (), rel
             out.append(f"![{image.stem}]({name})")
         out.append("")
     return "\n".join(out)
+
+
+#: Columns of the ablation table: (key in a variant's row, header).
+ABLATION_COLUMNS = (
+    ("contains", "contains"),
+    ("f1", "F1"),
+    ("answer_language_accuracy", "answer lang."),
+    ("generated_language_accuracy", "lang. w/o opener"),
+    ("gold_in_context", "gold in context"),
+    ("context_passages", "passages"),
+    ("prompt_tokens", "prompt tokens"),
+    ("seconds_per_answer", "s/answer"),
+)
+_MIRAGE_COLUMNS = ("noise_vulnerability", "context_acceptability", "context_insensitivity", "context_misinterpretation", "score")
+
+
+def _ablation_markdown(s: Mapping[str, Any]) -> list[str]:
+    out = ["## Pipeline ablations (Ask through the gateway, one setting changed at a time)", "", _run_line(s), ""]
+    if s.get("status") != "ok":
+        return out + [f"Not measured: {s.get('status')}", ""]
+    rows, variants = s["variants"], s.get("descriptions", {})
+    out += ["Answer measures, mean over languages:", ""]
+    out += _table(
+        ["variant", *(h for _, h in ABLATION_COLUMNS)],
+        [[name, *(row.get(k) for k, _ in ABLATION_COLUMNS)] for name, row in rows.items()],
+    ) + [""]
+    out += [
+        "MIRAGE with each variant's Ask answers as \"mixed\" (base and oracle answered once by the generator; "
+        "correct = contains a gold answer; score = CA − NV − CI − CM):",
+        "",
+    ]
+    out += _table(
+        ["variant", "NV", "CA", "CI", "CM", "score"],
+        [[name, *(row.get("mirage_contains", {}).get(c) for c in _MIRAGE_COLUMNS)] for name, row in rows.items()],
+    ) + [""]
+    out += [f"- `{name}`: {text}" for name, text in variants.items()] + [""]
+    if s.get("skipped"):
+        out += ["Skipped: " + "; ".join(f"`{n}` ({why})" for n, why in s["skipped"].items()), ""]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -450,4 +491,14 @@ def render_plots(data: Mapping[str, Any], directory: Path, stem: str) -> tuple[l
         fig.savefig(path, dpi=110)
         plt.close(fig)
         written.append(path)
+    if "ablation" in sections and sections["ablation"].get("status") == "ok":
+        rows = sections["ablation"]["variants"]
+        names = list(rows)
+        series = {
+            "contains": [rows[n].get("contains") for n in names],
+            "answer language": [rows[n].get("answer_language_accuracy") for n in names],
+            "gold in context": [rows[n].get("gold_in_context") for n in names],
+            "MIRAGE CA": [rows[n].get("mirage_contains", {}).get("context_acceptability") for n in names],
+        }
+        bars("ablation", "Ask under each pipeline variant", names, series, "share")
     return written, ""

@@ -120,8 +120,7 @@ class EvalStack:
         await self._stop()
 
     async def _start(self) -> Endpoint:
-        from babelrag.control.admin_credential import ENV_VAR
-        from babelrag.gateway.server import Gateway, served_models
+        from babelrag.gateway.server import served_models
         from babelrag.triton.launcher import TritonPorts, TritonServer, free_port
 
         await asyncio.to_thread(self._prepare_models)
@@ -147,6 +146,28 @@ class EvalStack:
             triton_url=triton_url,
             **self.overrides,
         )
+        return await self._start_gateway(settings)
+
+    async def reconfigure(self, overrides: dict[str, Any]) -> Endpoint:
+        """Restart the gateway with ``overrides`` on top of the stack's own settings.
+
+        Same data directory (tenants, API keys, ingested documents), same Triton, same address:
+        clients connected before reconnect by themselves. Used to compare pipeline settings
+        (``babelrag-eval ablation``) without ingesting again.
+        """
+        if self._gateway is None or self.endpoint is None:
+            raise EvaluationError("the stack is not running")
+        base = self.endpoint.settings
+        fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(Settings)}
+        settings = Settings.load(None, **{**fields, **self.overrides, **overrides, "port": base.port})
+        await self._gateway.stop(grace_s=1.0)
+        self._gateway = None
+        return await self._start_gateway(settings)
+
+    async def _start_gateway(self, settings: Settings) -> Endpoint:
+        from babelrag.control.admin_credential import ENV_VAR
+        from babelrag.gateway.server import Gateway
+
         self._gateway = Gateway(settings)
         await self._gateway.start()
         credential = self._gateway.admin_credential
@@ -159,11 +180,11 @@ class EvalStack:
         self.endpoint = Endpoint(
             address=f"{settings.host}:{self._gateway.port}",
             admin_key=admin_key,
-            triton_url=triton_url,
+            triton_url=settings.triton_url,
             profile_root=self.layout.root,
             settings=settings,
         )
-        log.info("gateway on %s, Triton on %s", self.endpoint.address, triton_url)
+        log.info("gateway on %s, Triton on %s", self.endpoint.address, settings.triton_url)
         return self.endpoint
 
     async def compact(self, tenant: str) -> None:
