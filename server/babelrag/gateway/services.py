@@ -200,6 +200,7 @@ class SearchService(search_pb2_grpc.SearchServiceServicer):
             offset=request.offset,
             alpha=request.alpha if request.HasField("alpha") else settings.alpha,
             filters=convert.filters(request.filters if request.HasField("filters") else None),
+            include_vectors=False,  # the response carries none, and no reranker reads them
         )
         with clock.stage("detect"):
             language = (await self.rt.detect([request.query]))[0].code if request.query.strip() else "und"

@@ -372,6 +372,21 @@ class _Registry:
         self._stamp = self._stat()
 
 
+def _vector_rows(column: pa.ChunkedArray) -> list[np.ndarray | None]:
+    """A fixed-size-list column as one read-only float32 array per row (None where null), decoded
+    in one piece: ``to_pylist`` built a Python float per component, the larger part of a read."""
+    array = column.combine_chunks()
+    if isinstance(array, pa.ExtensionArray):
+        array = array.storage
+    dim = array.type.list_size
+    # values of the rows in view, nulls included (their slots are zero-filled or garbage)
+    flat = array.values.slice(array.offset * dim, len(array) * dim)
+    matrix = flat.to_numpy(zero_copy_only=False).astype(np.float32, copy=True).reshape(len(array), dim)
+    matrix.setflags(write=False)
+    valid = array.is_valid().to_numpy(zero_copy_only=False)
+    return [matrix[i] if valid[i] else None for i in range(len(array))]
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -747,17 +762,9 @@ class LanceDBStore:
     def _rows_to_chunks(self, tbl: pa.Table, include_vectors: bool) -> dict[str, StoredChunk]:
         out: dict[str, StoredChunk] = {}
         cols = {name: tbl.column(name).to_pylist() for name in _SCALAR_COLUMNS}
-        vecs: dict[str, list] = {}
-        if include_vectors:
-            for name, col in _VECTOR_COLUMNS.items():
-                vecs[name] = tbl.column(col).to_pylist()
+        vecs = {name: _vector_rows(tbl.column(col)) for name, col in _VECTOR_COLUMNS.items()} if include_vectors else {}
         for i, cid in enumerate(cols["id"]):
-            vectors = {}
-            for name, values in vecs.items():
-                if values[i] is not None:
-                    arr = np.asarray(values[i], dtype=np.float32)
-                    arr.setflags(write=False)
-                    vectors[name] = arr
+            vectors = {name: rows[i] for name, rows in vecs.items() if rows[i] is not None}
             valid = cols["valid_us"][i]
             chunk = Chunk(
                 document_id=cols["document_id"][i],
