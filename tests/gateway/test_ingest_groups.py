@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 
+import grpc
 import pytest
 
 from babelrag.store.errors import BackendError
@@ -180,3 +181,22 @@ def test_passages_embedded_once_are_not_embedded_again(gateway, new_tenant, monk
     assert [r.status for r in second.ingest(*items)] == [STORED] * 5
     assert len(embedded) == 5
     assert [h.document_id for h in second.search("mill number 3 grinds 3 sacks", top_k=1).hits] == ["cached-03"]
+
+
+def test_a_broken_stream_fails_the_call_after_the_results_of_the_items_before(new_tenant):
+    _, api = new_tenant()
+
+    def requests():
+        for item in docs(2, "early"):
+            yield ingest_pb2.IngestRequest(header=ingest_pb2.ItemHeader(**item))
+        yield ingest_pb2.IngestRequest()  # neither a header nor data
+
+    received = []
+    with pytest.raises(grpc.RpcError) as info:
+        for response in api.ingest_stub.Ingest(requests(), metadata=api.metadata, timeout=60):
+            received.append(response)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "empty IngestRequest" in info.value.details()
+    # the first item was complete (the second header followed it) and is stored; the second never was
+    assert [(r.document_id, r.status) for r in received] == [("early-00", STORED)]
+    assert [d.document_id for d in api.list_documents().documents] == ["early-00"]
