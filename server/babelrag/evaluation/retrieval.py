@@ -62,6 +62,7 @@ __all__ = [
 
 Progress = Callable[[str], None]
 MAX_TOP_K = 100  # the gateway's limit (babelrag.gateway.retrieval.MAX_TOP_K)
+INGEST_RETRIES = 3  # rounds of re-sending documents the gateway answered UNAVAILABLE
 _TENANT_UNSAFE = re.compile(r"[^a-z0-9_-]+")
 
 
@@ -239,23 +240,36 @@ class GatewaySession:
         corpus = Corpus(name=name, tenant=tenant, client=client, languages={d.document_id: d.language for d in documents})
         self._corpora.append(corpus)
         started = time.perf_counter()
-        streams = min(self.ingest_streams, max(1, len(documents)))
-        slices = [list(documents[i::streams]) for i in range(streams)]
-        reports = await asyncio.gather(*(client.ingest(part) for part in slices if part))
+        by_id = {d.document_id: d for d in documents}
+        results = {r.source: r for report in await self._upload(client, documents) for r in report.results}
+        for attempt in range(1, INGEST_RETRIES + 1):
+            # The gateway answers UNAVAILABLE when Triton misses its deadline (a loaded machine);
+            # sending a document again is safe: its id is replaced, never duplicated.
+            retry = [by_id[s] for s, r in results.items() if r.error is not None and r.error.code == "UNAVAILABLE" and s in by_id]
+            if not retry:
+                break
+            self.progress(f"{name}: {len(retry)} documents answered UNAVAILABLE; sending them again ({attempt}/{INGEST_RETRIES})")
+            await asyncio.sleep(2.0 * attempt)
+            results.update({r.source: r for report in await self._upload(client, retry) for r in report.results})
         corpus.ingest_s = time.perf_counter() - started
-        failed = [result for report in reports for result in report.failed]
+        failed = [r for r in results.values() if not r.ok]
         if failed:
             examples = "; ".join(f"{r.source}: {r.error}" for r in failed[:3])
             raise EvaluationError(f"{len(failed)} of {len(documents)} documents of {name} were not ingested: {examples}")
         if self.after_ingest is not None:
             await self.after_ingest(tenant)
-        chunk_counts = [result.chunks for report in reports for result in report.results]
+        chunk_counts = [result.chunks for result in results.values()]
         corpus.chunks = sum(chunk_counts)
         corpus.max_chunks = max(chunk_counts, default=1) or 1
         self.progress(
             f"ingested {name}: {len(documents)} documents, {corpus.chunks} chunks in {corpus.ingest_s:.1f} s"
         )
         return corpus
+
+    async def _upload(self, client: AsyncClient, documents: Sequence[TextDocument]) -> list:
+        streams = min(self.ingest_streams, max(1, len(documents)))
+        slices = [list(documents[i::streams]) for i in range(streams)]
+        return list(await asyncio.gather(*(client.ingest(part) for part in slices if part)))
 
     async def rank(self, corpus: Corpus, queries: Sequence[Query], method: Method, depth: int = 10) -> list[Ranking]:
         """Search every query in ``corpus`` with ``method``; rankings (``depth`` documents) in query order.
