@@ -26,6 +26,10 @@ def test_usage_errors_exit_2(squad_dir: Path, tmp_path: Path, capsys):  # noqa: 
     assert main(["retrieval", "--squad", str(squad_dir), "--methods", "hybrid@2", "--gateway", "x:1", "--out", str(tmp_path)]) == 2
     assert "alpha" in capsys.readouterr().err
     assert main(["langid", "--squad", str(squad_dir), "--limit-questions", "0", "--out", str(tmp_path)]) == 2
+    assert main(["ablation", "--squad", str(squad_dir), "--gateway", "x:1", "--out", str(tmp_path)]) == 2
+    assert "needs the in-process gateway" in capsys.readouterr().err
+    assert main(["ablation", "--squad", str(squad_dir), "--variants", "default,top_k=99", "--no-build", "--out", str(tmp_path)]) == 2
+    assert "unknown ablation variant" in capsys.readouterr().err
 
 
 def test_report_redraws_a_saved_report(squad_dir: Path, tmp_path: Path, capsys):  # noqa: ANN001

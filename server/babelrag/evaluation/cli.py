@@ -377,8 +377,8 @@ class Run:
         started = time.perf_counter()
         variants = parse_variants(self.args.variants)
         endpoint, stack = self.endpoint, self.stack
-        if stack is None:
-            raise DatasetError("ablation restarts the gateway with other settings: it runs only on the in-process gateway (no --gateway)")
+        if stack is None:  # main() refuses --gateway before starting anything
+            raise DatasetError("ablation needs the in-process gateway")
         if not endpoint.triton_url or not endpoint.has_generator:
             self.report.set_section("ablation", {"status": "the profile has no generator model"}, run=self.run_info(0.0))
             return
@@ -540,6 +540,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.command == "ablation" and args.gateway:
+        print("babelrag-eval: ablation restarts the gateway with each variant's settings, so it needs the in-process gateway (drop --gateway)", file=sys.stderr)
+        return 2
     if getattr(args, "cross_limit_questions", 0) < 0:
         print("babelrag-eval: --cross-limit-questions must be >= 0", file=sys.stderr)
         return 2
