@@ -24,13 +24,13 @@ def test_parse_variants_keeps_order_and_refuses_unknown_names():
         parse_variants(" , ")
 
 
-def answer(qid: str, text: str, error: str = "") -> dict:
-    return {"question_id": qid, "answer": text, "gold_answers": ["1889"], "language": "en", "error": error}
+def answer(qid: str, text: str, error: str = "", language: str = "en") -> dict:
+    return {"question_id": qid, "answer": text, "gold_answers": ["1889"], "language": language, "error": error}
 
 
 def test_each_variant_scored_against_the_shared_base_and_oracle():
     # q1: right with the gold passage alone; q2: wrong with it and closed book; q3: right closed book only.
-    labels = {m: {"q1": (False, True), "q2": (False, False), "q3": (True, False)} for m in ("contains", "em", "f1")}
+    labels = {m: {("en", "q1"): (False, True), ("en", "q2"): (False, False), ("en", "q3"): (True, False)} for m in ("contains", "em", "f1")}
     answers = {
         "default": [answer("q1", "In 1889 [1]."), answer("q2", "No idea."), answer("q3", "1889")],
         "top_k=3": [answer("q1", "No idea."), answer("q2", "1889"), answer("q3", "", error="Unavailable")],
@@ -44,3 +44,12 @@ def test_each_variant_scored_against_the_shared_base_and_oracle():
     assert top3["questions"] == 2  # the failed question is left out
     assert top3["noise_vulnerability"] == pytest.approx(1 / 2)  # q1 lost with this context
     assert rows["default"]["contains"] == 0.5  # the answer summary is carried along
+
+
+def test_parallel_datasets_share_question_ids_but_not_labels():
+    """XQuAD's questions carry the same id in every language: labels are per (language, id)."""
+    labels = {m: {("en", "q1"): (False, True), ("de", "q1"): (False, False)} for m in ("contains", "em", "f1")}
+    rows = summarize_ablation({"default": [answer("q1", "1889", language="en"), answer("q1", "1889", language="de")]}, labels, {})
+    scores = rows["default"]["mirage_contains"]
+    assert scores["context_acceptability"] == pytest.approx(1 / 2)  # en: oracle right, Ask right
+    assert scores["context_insensitivity"] == pytest.approx(1 / 2)  # de: oracle wrong, closed book wrong

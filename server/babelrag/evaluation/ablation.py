@@ -30,7 +30,7 @@ from typing import Any
 from babelrag.evaluation.metrics import ANSWER_MATCHERS
 from babelrag.evaluation.mirage import mirage_scores
 
-__all__ = ["DEFAULT_VARIANTS", "VARIANTS", "Variant", "parse_variants", "summarize_ablation"]
+__all__ = ["ABLATION_SETTINGS", "DEFAULT_VARIANTS", "VARIANTS", "Variant", "parse_variants", "summarize_ablation"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +61,9 @@ VARIANTS: Mapping[str, Variant] = {
 
 DEFAULT_VARIANTS = ",".join(VARIANTS)
 
+#: The gateway settings the variants change; the report records each variant's values as read back.
+ABLATION_SETTINGS = tuple(dict.fromkeys(name for v in VARIANTS.values() for name in v.settings))
+
 
 def parse_variants(text: str) -> list[Variant]:
     """The variants named in a comma-separated list (``"default,top_k=3"``); ValueError if unknown."""
@@ -75,14 +78,15 @@ def parse_variants(text: str) -> list[Variant]:
 
 def summarize_ablation(
     answers: Mapping[str, Sequence[Mapping[str, Any]]],
-    labels: Mapping[str, Mapping[str, tuple[bool, bool]]],
+    labels: Mapping[str, Mapping[tuple[str, str], tuple[bool, bool]]],
     summaries: Mapping[str, Mapping[str, float]],
 ) -> dict[str, Any]:
     """One row per variant: its answer summary plus MIRAGE with its answers as "mixed".
 
     ``answers``: variant -> records (``question_id``, ``answer``, ``gold_answers``, ``language``,
     ``error``) as :meth:`babelrag.evaluation.answers.AskRecord.to_dict` writes them.
-    ``labels``: matcher -> {question id: (base correct, oracle correct)}. ``summaries``: variant ->
+    ``labels``: matcher -> {(language, question id): (base correct, oracle correct)} (parallel
+    datasets such as XQuAD share question ids across languages). ``summaries``: variant ->
     :func:`babelrag.evaluation.answers.summarize_answers` of its records (macro-averaged over
     languages or not, as the caller chooses). Questions without base/oracle labels are left out
     of the MIRAGE part.
@@ -93,9 +97,9 @@ def summarize_ablation(
         for matcher, match in ANSWER_MATCHERS.items():
             by_question = labels.get(matcher, {})
             triples = [
-                (*by_question[r["question_id"]], bool(match(r["answer"], r["gold_answers"], r["language"])))
+                (*by_question[(r["language"], r["question_id"])], bool(match(r["answer"], r["gold_answers"], r["language"])))
                 for r in records
-                if not r.get("error") and r["question_id"] in by_question
+                if not r.get("error") and (r["language"], r["question_id"]) in by_question
             ]
             row[f"mirage_{matcher}"] = mirage_scores(triples)
         rows[variant] = row

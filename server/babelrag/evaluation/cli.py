@@ -37,7 +37,7 @@ from typing import Any
 
 from babelrag_client import BabelRAGError
 
-from babelrag.evaluation.ablation import DEFAULT_VARIANTS, parse_variants, summarize_ablation
+from babelrag.evaluation.ablation import ABLATION_SETTINGS, DEFAULT_VARIANTS, parse_variants, summarize_ablation
 from babelrag.evaluation.report import Report, headline
 from babelrag.evaluation.retrieval import (
     Corpus,
@@ -151,6 +151,10 @@ def _add_generation(sub: argparse.ArgumentParser) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, (bool, int, float, str)) else str(value)
 
 
 def _log(line: str) -> None:
@@ -402,15 +406,16 @@ class Run:
                 conditions=("base", "oracle"), progress=_log,
             )
         labels = {
-            matcher: {r.item.question.id: (r.correct("base", matcher), r.correct("oracle", matcher)) for r in fixed if not r.errors}
+            matcher: {(r.item.language, r.item.question.id): (r.correct("base", matcher), r.correct("oracle", matcher)) for r in fixed if not r.errors}
             for matcher in ANSWER_MATCHERS
         }
 
-        records_by_variant, summaries = {}, {}
+        records_by_variant, summaries, effective = {}, {}, {}
         try:
             for variant in variants:
                 _log(f"[ablation] {variant.name}: restarting the gateway with {dict(variant.settings) or 'its defaults'}")
                 self.endpoint = await stack.reconfigure(dict(variant.settings))
+                effective[variant.name] = {name: _plain(getattr(self.endpoint.settings, name)) for name in ABLATION_SETTINGS}
                 per_language, records = await self._ask_all(f"ablation {variant.name}")
                 summaries[variant.name] = macro_average(per_language)
                 records_by_variant[variant.name] = [r.to_dict() for r in records]
@@ -424,6 +429,7 @@ class Run:
             "variants": summarize_ablation(records_by_variant, labels, summaries),
             "descriptions": {v.name: v.description for v in variants},
             "settings": {v.name: dict(v.settings) for v in variants},
+            "effective_settings": effective,  # as the restarted gateway read them
             "skipped": skipped,
             "fixed_conditions": [r.to_dict() for r in fixed],
             "records": records_by_variant,

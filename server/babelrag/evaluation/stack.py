@@ -107,6 +107,7 @@ class EvalStack:
         self._tmp: Path | None = None
         self._triton = None
         self._gateway = None
+        self._initial_settings: Settings | None = None
         self.endpoint: Endpoint | None = None
 
     async def __aenter__(self) -> Endpoint:
@@ -146,20 +147,22 @@ class EvalStack:
             triton_url=triton_url,
             **self.overrides,
         )
+        self._initial_settings = settings
         return await self._start_gateway(settings)
 
     async def reconfigure(self, overrides: dict[str, Any]) -> Endpoint:
-        """Restart the gateway with ``overrides`` on top of the stack's own settings.
+        """Restart the gateway with ``overrides`` on top of the stack's own settings (those it
+        started with: earlier calls' overrides do not carry over).
 
         Same data directory (tenants, API keys, ingested documents), same Triton, same address:
         clients connected before reconnect by themselves. Used to compare pipeline settings
         (``babelrag-eval ablation``) without ingesting again.
         """
-        if self._gateway is None or self.endpoint is None:
+        if self._gateway is None or self._initial_settings is None:
             raise EvaluationError("the stack is not running")
-        base = self.endpoint.settings
+        base = self._initial_settings
         fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(Settings)}
-        settings = Settings.load(None, **{**fields, **self.overrides, **overrides, "port": base.port})
+        settings = Settings.load(None, **{**fields, **overrides})
         await self._gateway.stop(grace_s=1.0)
         self._gateway = None
         return await self._start_gateway(settings)
