@@ -14,7 +14,11 @@ prompt tokens, seconds per answer) and MIRAGE's four metrics with the variant's 
 do not depend on the gateway's settings, so they are generated once, by the generator itself, and
 each variant contributes its own answer in the third place (as the ``rag`` column of the MIRAGE
 section does for the defaults). Noise vulnerability then reads "right with the gold passage alone,
-wrong with what this pipeline retrieved and assembled".
+wrong with what this pipeline retrieved and assembled". By MIRAGE's rules a question the generator
+gets wrong with the gold passage alone is context insensitivity or misinterpretation whatever the
+pipeline does, so only questions the oracle answers right can move between variants: with a
+generator that mostly ignores its context (gemma-3-270m) the answer measures, containment first,
+say more than the four metrics.
 
 Greedy decoding makes each answer a function of the prompt, so differences between variants come
 from their contexts and prompts, not from sampling; with a few dozen questions, read differences of
