@@ -10,6 +10,7 @@ import pytest
 from babelrag_client import (
     AnswerDelta,
     DeadlineExceededError,
+    RequestCancelledError,
     RetryPolicy,
     ServiceUnavailableError,
     TextDocument,
@@ -61,6 +62,28 @@ def test_which_methods_are_idempotent() -> None:
     admin = {spec.name for spec in METHODS if spec.admin}
     assert admin == {"CreateTenant", "ListTenants", "GetTenant", "DeleteTenant", "SetTenantState", "SetQuotas",
                      "IssueApiKey", "ListApiKeys", "RevokeApiKey"}  # fmt: skip
+
+
+class _Rpc(grpc.RpcError):
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        self._code, self._details = code, details
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+
+def test_a_cancel_from_the_server_is_retried_but_not_ones_own() -> None:
+    config = ClientConfig.resolve(api_key="k", retry=RetryPolicy(max_attempts=3, initial_backoff=0.5, jitter=0.0), environ={})
+    search = Call(METHODS[0], config, 30.0)
+    assert search.retry_delay(_Rpc(grpc.StatusCode.CANCELLED, "CANCELLED")) == 0.5  # a server shutting down
+    with pytest.raises(RequestCancelledError):
+        search.retry_delay(_Rpc(grpc.StatusCode.CANCELLED, "Locally cancelled by application!"))
+    ingest = Call(next(m for m in METHODS if m.name == "Ingest"), config, 30.0)
+    with pytest.raises(RequestCancelledError):  # not idempotent: never sent twice
+        ingest.retry_delay(_Rpc(grpc.StatusCode.CANCELLED, "CANCELLED"))
 
 
 def test_call_deadline_spans_attempts() -> None:

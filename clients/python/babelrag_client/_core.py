@@ -477,6 +477,7 @@ def retry_delay(
 
     Retried: UNAVAILABLE only, on idempotent calls, while the call is ``replayable`` (nothing was
     streamed to the caller yet), attempts are left, and the wait ends before the deadline.
+    (:meth:`Call.retry_delay` passes a CANCELLED the server sent as UNAVAILABLE.)
     """
     if code is not grpc.StatusCode.UNAVAILABLE or not idempotent or not replayable:
         return None
@@ -486,6 +487,17 @@ def retry_delay(
     if remaining is not None and delay >= remaining:
         return None
     return delay
+
+
+#: What gRPC reports for a call the application cancelled itself (sync stubs; an asyncio task
+#: cancelled raises CancelledError instead of an RpcError).
+_LOCAL_CANCEL_DETAILS = "Locally cancelled by application!"
+
+
+def cancelled_by_server(error: grpc.RpcError) -> bool:
+    """Whether a CANCELLED ``error`` came from the other side rather than from this process."""
+    details = error.details() if hasattr(error, "details") else None
+    return details != _LOCAL_CANCEL_DETAILS
 
 
 class Call:
@@ -534,8 +546,15 @@ class Call:
         return self.remaining()
 
     def retry_delay(self, error: grpc.RpcError, *, replayable: bool = True) -> float:
-        """How long to wait before the next attempt; raises the SDK error when there is none."""
+        """How long to wait before the next attempt; raises the SDK error when there is none.
+
+        A CANCELLED that this client did not cause counts as UNAVAILABLE: a server shutting down
+        cancels the calls it received but had not started (seen when a search raced a gateway
+        restart), and such a call is as safe to send again as one that found no server.
+        """
         code = error.code() if hasattr(error, "code") else None
+        if code is grpc.StatusCode.CANCELLED and cancelled_by_server(error):
+            code = grpc.StatusCode.UNAVAILABLE
         delay = retry_delay(
             self.policy,
             code,
