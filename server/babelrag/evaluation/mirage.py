@@ -319,14 +319,14 @@ async def run_mirage(
     async def generate(result: MirageResult, condition: str) -> None:
         item = result.item
         seed = zlib.crc32(f"{item.question.id}/{condition}".encode())
-        not_in_sources, answer_prefix = "", ""
+        not_in_sources, whole_answer = "", str  # closed book: the answer is what the model wrote
         if condition == "base":
             prompt, stop = kit.closed_book(item.question.text, item.language)
         else:
             gold = item.gold if condition in ("oracle", "mixed") else None
             noise = item.noise if condition in ("mixed", "noise") else ()
             built, used = kit.with_sources(item.question.text, item.language, gold, noise, seed)
-            prompt, stop, not_in_sources, answer_prefix = built.text, built.stop, built.not_in_sources, built.answer_prefix
+            prompt, stop, not_in_sources, whole_answer = built.text, built.stop, built.not_in_sources, built.answer
             result.noise_used[condition] = used
         async with semaphore:
             started = time.perf_counter()
@@ -340,7 +340,7 @@ async def run_mirage(
                 return
             finally:
                 result.seconds[condition] = time.perf_counter() - started
-        result.answers[condition] = answer_prefix + completion.text  # as the gateway's Ask would answer
+        result.answers[condition] = whole_answer(completion.text)  # as the gateway's Ask would answer
         if not_in_sources:
             result.abstained[condition] = normalize_answer(not_in_sources, item.language) in normalize_answer(
                 completion.text, item.language

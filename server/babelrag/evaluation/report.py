@@ -251,6 +251,10 @@ def _per_language_table(per_language: Mapping[str, Mapping[str, Mapping[str, flo
     return _table(["language", *methods], rows)
 
 
+#: MIRAGE's four metrics and the score, in the order of the report's NV/CA/CI/CM/score columns.
+_MIRAGE_COLUMNS = ("noise_vulnerability", "context_acceptability", "context_insensitivity", "context_misinterpretation", "score")
+
+
 def render_markdown(data: Mapping[str, Any], *, images: Sequence[Path] = (), relative_to: Path | None = None) -> str:
     sections = data.get("sections", {})
     out = [f"# {data.get('dataset')} — {data.get('date')} — commit {data.get('commit')}", ""]
@@ -344,14 +348,13 @@ def render_markdown(data: Mapping[str, Any], *, images: Sequence[Path] = (), rel
             out += [f"Not measured: {s.get('status')}", ""]
         else:
             out += ["Correct = the answer contains a gold answer. NV/CA/CI/CM partition the questions; score = CA − NV − CI − CM.", ""]
-            cols = ("noise_vulnerability", "context_acceptability", "context_insensitivity", "context_misinterpretation", "score")
-            rows = [[lang, *(v["contains"].get(c) for c in cols)] for lang, v in s["per_language"].items()]
-            rows.append(["**all**", *(s["overall"]["contains"].get(c) for c in cols)])
+            rows = [[lang, *(v["contains"].get(c) for c in _MIRAGE_COLUMNS)] for lang, v in s["per_language"].items()]
+            rows.append(["**all**", *(s["overall"]["contains"].get(c) for c in _MIRAGE_COLUMNS)])
             out += _table(["language", "NV", "CA", "CI", "CM", "score"], rows) + [""]
             if "contains_rag" in s["overall"]:
                 r = s["overall"]["contains_rag"]
                 out += ["With mixed = the gateway's own retrieval (Ask answers):", ""]
-                out += _table(["NV", "CA", "CI", "CM", "score"], [[r.get(c) for c in cols]]) + [""]
+                out += _table(["NV", "CA", "CI", "CM", "score"], [[r.get(c) for c in _MIRAGE_COLUMNS]]) + [""]
             acc = s["overall"]["accuracy"]
             out += ["Accuracy per condition (contains / exact match / F1 ≥ 0.5):", ""]
             out += _table(["condition", "contains", "em", "f1"], [[c, v["contains"], v["em"], v["f1"]] for c, v in acc.items()]) + [""]
@@ -383,7 +386,6 @@ ABLATION_COLUMNS = (
     ("prompt_tokens", "prompt tokens"),
     ("seconds_per_answer", "s/answer"),
 )
-_MIRAGE_COLUMNS = ("noise_vulnerability", "context_acceptability", "context_insensitivity", "context_misinterpretation", "score")
 
 
 def _ablation_markdown(s: Mapping[str, Any]) -> list[str]:

@@ -147,7 +147,7 @@ class Prompt:
 
     def answer(self, generated: str) -> str:
         """The whole answer: the prefix written into the prompt, then the generated text."""
-        return self.answer_prefix + generated if self.answer_prefix else generated
+        return self.answer_prefix + generated
 
 
 def _gap(label: str) -> str:
