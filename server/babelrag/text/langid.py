@@ -818,7 +818,7 @@ class FastTextDetector(BaseDetector):
         return "fasttext"
 
     def warm_up(self) -> None:
-        _fasttext_model()._get_model(low_memory=True)  # type: ignore[attr-defined]
+        _fasttext_model().detect("warm up", model="lite")  # type: ignore[attr-defined] - loads the model
 
     def _score_batch(self, texts: list[str]) -> list[list[tuple[str, float]]]:
         model = _fasttext_model()
