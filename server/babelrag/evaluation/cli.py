@@ -153,10 +153,6 @@ def _add_generation(sub: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    return value if isinstance(value, (bool, int, float, str)) else str(value)
-
-
 def _log(line: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {line}", file=sys.stderr, flush=True)
 
@@ -415,7 +411,7 @@ class Run:
             for variant in variants:
                 _log(f"[ablation] {variant.name}: restarting the gateway with {dict(variant.settings) or 'its defaults'}")
                 self.endpoint = await stack.reconfigure(dict(variant.settings))
-                effective[variant.name] = {name: _plain(getattr(self.endpoint.settings, name)) for name in ABLATION_SETTINGS}
+                effective[variant.name] = {name: getattr(self.endpoint.settings, name) for name in ABLATION_SETTINGS}
                 per_language, records = await self._ask_all(f"ablation {variant.name}")
                 summaries[variant.name] = macro_average(per_language)
                 records_by_variant[variant.name] = [r.to_dict() for r in records]
