@@ -67,3 +67,17 @@ async def test_search_errors_are_recorded_not_raised():
 
     with pytest.raises(EvaluationError, match="every search"):
         await session.rank(corpus, queries, Method("vector"))
+
+
+async def test_methods_run_question_by_question_so_caches_stay_warm():
+    client = ChunkyClient(documents=12)
+    corpus = Corpus(name="c", tenant="t", client=client, languages={f"d{i}": "de" for i in range(12)}, chunks=36, max_chunks=3)
+    session = GatewaySession(Endpoint("127.0.0.1:1", "k"), concurrency=1)
+    methods = [Method("keyword"), Method("vector"), Method("hybrid", 0.5)]
+    queries = [Query(f"q{i}", f"text {i}", "de", frozenset({"d1"})) for i in range(3)]
+    rankings = await session.rank_methods(corpus, queries, methods)
+    assert [(call[0], call[2], call[3]) for call in client.calls] == [
+        (f"text {i}", mode, alpha) for i in range(3) for mode, alpha in (("keyword", None), ("vector", None), ("hybrid", 0.5))
+    ]
+    assert list(rankings) == methods
+    assert all([r.query.id for r in ranked] == ["q0", "q1", "q2"] for ranked in rankings.values())

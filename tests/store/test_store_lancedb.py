@@ -248,3 +248,75 @@ def test_registry_file_is_plain_json_with_statuses(tmp_path):
     store.deactivate_tenant("t1")
     doc = json.loads((tmp_path / "chunks" / "tenants.json").read_text())
     assert doc["format"] == 1 and doc["tenants"]["t1"]["status"] == "INACTIVE"
+
+
+# -- signal cache --------------------------------------------------------------------------
+
+
+def _corpus(store: LanceDBStore, tenant: str, words: list[str]) -> None:
+    store.ensure_tenant(tenant)
+    chunks = [text_chunk(f"doc-{i}", 0, f"{word} orchard report {i}", vec=unit(DIMS.text, 1.0, 0.2 * i)) for i, word in enumerate(words)]
+    assert not store.upsert(tenant, chunks).errors
+
+
+def _ranking(result) -> list[tuple[str, float]]:
+    return [(hit.chunk.document_id, round(hit.score, 9)) for hit in result.hits]
+
+
+def test_signal_cache_reuses_signals_across_alphas_and_modes_with_identical_rankings(tmp_path):
+    cached, plain = make_store(tmp_path / "a", fsync=False), make_store(tmp_path / "b", fsync=False, signal_cache_bytes=0)
+    words = ["apple", "pear", "apple pear", "plum", "apple plum", "fig"]
+    for store in (cached, plain):
+        _corpus(store, "acme", words)
+    query = [VectorQuery(VectorName.TEXT, unit(DIMS.text, 1.0, 0.5))]
+    requests = [
+        SearchRequest.keyword("apple", limit=4),
+        SearchRequest.vector(query, limit=4),
+        *(SearchRequest.hybrid("apple", query, alpha=a, limit=4) for a in (0.3, 0.5, 0.7, 0.9)),
+        SearchRequest.hybrid("apple", query, alpha=0.5, limit=2, offset=2),
+    ]
+    for request in requests:
+        assert _ranking(cached.search("acme", request)) == _ranking(plain.search("acme", request))
+    # keyword and vector ran once each; every hybrid and the second page re-used them
+    assert (cached.signal_cache.misses, cached.signal_cache.hits) == (2, 10)
+    assert len(plain.signal_cache) == 0 and plain.signal_cache.hits == 0
+
+
+def test_signal_cache_never_serves_a_result_from_before_a_write(tmp_path):
+    store = make_store(tmp_path, fsync=False)
+    _corpus(store, "acme", ["apple", "pear"])
+    request = SearchRequest.keyword("plum", limit=5)
+    assert store.search("acme", request).hits == ()
+    assert not store.upsert("acme", [text_chunk("doc-new", 0, "plum orchard")]).errors
+    assert [h.chunk.document_id for h in store.search("acme", request).hits] == ["doc-new"]
+    store.delete_documents("acme", ["doc-new"])
+    assert store.search("acme", request).hits == ()
+
+
+def test_signal_cache_is_per_tenant_and_forgets_a_deleted_tenant(tmp_path):
+    store = make_store(tmp_path, fsync=False)
+    _corpus(store, "acme", ["apple", "pear"])
+    _corpus(store, "globex", ["apple plum", "fig"])
+    request = SearchRequest.keyword("apple", limit=5)
+    assert [h.chunk.text for h in store.search("acme", request).hits] == ["apple orchard report 0"]
+    assert [h.chunk.text for h in store.search("globex", request).hits] == ["apple plum orchard report 0"]
+    # Deleted and created again with as many commits: the table's versions start over, so a
+    # stale entry would have the same version number. It must not be served.
+    store.delete_tenant("acme")
+    _corpus(store, "acme", ["apple tart", "pear"])
+    assert [h.chunk.text for h in store.search("acme", request).hits] == ["apple tart orchard report 0"]
+
+
+def test_signal_cache_separates_filters_and_stays_within_its_byte_budget(tmp_path):
+    store = make_store(tmp_path, fsync=False, signal_cache_bytes=4_000)
+    store.ensure_tenant("acme")
+    chunks = [text_chunk(f"doc-{i}", 0, f"apple {'long text ' * 20} {i}", language="de" if i % 2 else "en") for i in range(10)]
+    assert not store.upsert("acme", chunks).errors
+    german = SearchRequest.keyword("apple", limit=10, filters=SearchFilter(languages=("de",)))
+    assert {h.chunk.language for h in store.search("acme", german).hits} == {"de"}
+    assert len(store.search("acme", SearchRequest.keyword("apple", limit=10)).hits) == 10
+    for i in range(20):
+        store.search("acme", SearchRequest.keyword(f"apple {i}", limit=10))
+        assert store.signal_cache.nbytes <= 4_000
+    with pytest.raises(StoreConfigError):
+        make_store(tmp_path / "bad", signal_cache_bytes=-1)

@@ -25,9 +25,12 @@ Enough hits are requested for that: ``depth x`` the most chunks any document of 
 (capped at the gateway's maximum of 100).
 
 Gateway behaviour that matters here: query embeddings are cached (so the alpha sweep embeds each
-question once) and whole retrievals are cached per (mode, alpha, query) - distinct methods never
-share a cached result. Tenants have no rate limit unless one is set. The gateway's default
-reranker (the fused score) is left on, as users get it.
+question once); whole retrievals are cached per (mode, alpha, query), so distinct methods never
+share a fused result, but the embedded store caches each signal's candidates per table version, so
+keyword, vector and every hybrid alpha of one question run one BM25 and one vector query between
+them (:mod:`babelrag.store.signal_cache`). Questions are therefore searched question by question,
+all methods in a row. Tenants have no rate limit unless one is set. The gateway's default reranker
+(the fused score) is left on, as users get it.
 """
 
 from __future__ import annotations
@@ -272,7 +275,18 @@ class GatewaySession:
         return list(await asyncio.gather(*(client.ingest(part) for part in slices if part)))
 
     async def rank(self, corpus: Corpus, queries: Sequence[Query], method: Method, depth: int = 10) -> list[Ranking]:
-        """Search every query in ``corpus`` with ``method``; rankings (``depth`` documents) in query order.
+        """Search every query in ``corpus`` with ``method``; rankings in query order (:meth:`rank_methods`)."""
+        return (await self.rank_methods(corpus, queries, [method], depth))[method]
+
+    async def rank_methods(
+        self, corpus: Corpus, queries: Sequence[Query], methods: Sequence[Method], depth: int = 10
+    ) -> dict[Method, list[Ranking]]:
+        """Search every query in ``corpus`` with each method; {method: rankings of ``depth``
+        documents, in query order}.
+
+        Question by question: one query's searches by all methods follow each other, so the
+        gateway's caches (the query's embedding, and the store's per-signal candidates, which
+        keyword, vector and every hybrid alpha share) are hit while the entries are fresh.
 
         The first search asks for about as many chunks as ``depth`` documents usually have in this
         corpus (plus slack); only when that yields fewer than ``depth`` distinct documents while
@@ -284,26 +298,31 @@ class GatewaySession:
         first_k = min(MAX_TOP_K, math.ceil(depth * corpus.chunks / documents) + 5) if corpus.chunks else depth
         full_k = min(MAX_TOP_K, max(first_k, depth * corpus.max_chunks))
 
-        async def search(query: Query, top_k: int) -> tuple[tuple[str, ...], int]:
+        async def search(query: Query, method: Method, top_k: int) -> tuple[tuple[str, ...], int]:
             result = await corpus.client.search(query.text, top_k=top_k, mode=method.mode, alpha=method.alpha)
             return tuple(dict.fromkeys(hit.document_id for hit in result.hits)), len(result.hits)
 
-        async def one(query: Query) -> Ranking:
-            async with self._semaphore:
-                try:
-                    ranked, hits = await search(query, first_k)
-                    if len(ranked) < depth and hits >= first_k and full_k > first_k:
-                        ranked, hits = await search(query, full_k)
-                except BabelRAGError as error:
-                    return Ranking(query, (), (), error=f"{type(error).__name__}: {error}")
+        async def one(query: Query, method: Method) -> Ranking:
+            try:
+                ranked, hits = await search(query, method, first_k)
+                if len(ranked) < depth and hits >= first_k and full_k > first_k:
+                    ranked, hits = await search(query, method, full_k)
+            except BabelRAGError as error:
+                return Ranking(query, (), (), error=f"{type(error).__name__}: {error}")
             ranked = ranked[:depth]
             return Ranking(query, ranked, tuple(corpus.languages.get(d, "") for d in ranked))
 
-        rankings = await asyncio.gather(*(one(q) for q in queries))
-        failed = [r for r in rankings if r.error]
-        if failed and len(failed) == len(rankings):
-            raise EvaluationError(f"every search of {corpus.name} with {method.name} failed, e.g. {failed[0].error}")
-        return list(rankings)
+        async def every_method(query: Query) -> list[Ranking]:
+            async with self._semaphore:
+                return [await one(query, method) for method in methods]
+
+        per_query = await asyncio.gather(*(every_method(q) for q in queries))
+        rankings = {method: [row[i] for row in per_query] for i, method in enumerate(methods)}
+        for method, ranked in rankings.items():
+            failed = [r for r in ranked if r.error]
+            if failed and len(failed) == len(ranked):
+                raise EvaluationError(f"every search of {corpus.name} with {method.name} failed, e.g. {failed[0].error}")
+        return rankings
 
 
 def questions_as_queries(dataset: SquadDataset, gold: Callable[[str], frozenset[str]]) -> list[Query]:
@@ -329,20 +348,20 @@ async def _run_methods(
     *,
     depth: int = 10,
     pooled: bool = False,
-) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
-    """{method: metrics} and {method: seconds} for one query set against one corpus."""
-    scores, seconds = {}, {}
-    for method in methods:
-        started = time.perf_counter()
-        rankings = await session.rank(corpus, queries, method, depth)
-        seconds[method.name] = time.perf_counter() - started
-        scores[method.name] = _score(rankings, pooled=pooled)
+) -> tuple[dict[str, dict[str, float]], float]:
+    """{method: metrics} for one query set against one corpus, and the seconds all methods took."""
+    started = time.perf_counter()
+    rankings = await session.rank_methods(corpus, queries, methods, depth)
+    seconds = time.perf_counter() - started
+    scores = {}
+    for method, ranked in rankings.items():
+        scores[method.name] = _score(ranked, pooled=pooled)
         failed = int(scores[method.name]["failed_queries"])
         session.progress(
-            f"{label} {method.name}: {len(queries)} queries in {seconds[method.name]:.1f} s "
-            f"({len(queries) / max(seconds[method.name], 1e-9):.0f}/s), R@1 {scores[method.name]['recall@1']:.3f}"
-            + (f", {failed} FAILED" if failed else "")
+            f"{label} {method.name}: R@1 {scores[method.name]['recall@1']:.3f}" + (f", {failed} FAILED" if failed else "")
         )
+    searches = len(queries) * len(methods)
+    session.progress(f"{label} {searches} searches ({len(queries)} queries x {len(methods)} methods) in {seconds:.1f} s ({searches / max(seconds, 1e-9):.0f}/s)")
     return scores, seconds
 
 
@@ -392,7 +411,7 @@ async def evaluate_monolingual(
         "corpora": {language: corpus.summary() for language, corpus in corpora.items()},
         "per_language": by_method,
         "mean": _means(by_method),
-        "seconds": _by_method({lang: {m: {"seconds": s} for m, s in t.items()} for lang, t in timing.items()}),
+        "seconds": {language: round(seconds, 2) for language, seconds in timing.items()},
     }
 
 
