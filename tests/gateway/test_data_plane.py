@@ -175,3 +175,29 @@ def test_retrieval_cache_hits_and_is_invalidated_by_writes(new_tenant):
     third = api.search("glaciers")
     assert not third.cached
     assert {h.document_id for h in third.hits} == {"a", "b"}
+
+
+def _clip_text_inferences(gateway) -> int:
+    import tritonclient.grpc as triton
+
+    client = triton.InferenceServerClient(gateway.settings.triton_url)
+    try:
+        stats = client.get_inference_statistics("clip_text_embedding", as_json=True)["model_stats"][0]
+        return int(stats.get("inference_count", 0))
+    finally:
+        client.close()
+
+
+def test_text_only_tenant_queries_skip_the_clip_text_signal_until_an_image_arrives(new_tenant, gateway):
+    _, api = new_tenant()
+    api.ingest(text_item("notes", "Some notes about red circles and colours."))
+    before = _clip_text_inferences(gateway)
+    hits = api.search("red circles", top_k=5, mode=common_pb2.SEARCH_MODE_VECTOR).hits
+    assert [h.document_id for h in hits] == ["notes"]
+    assert set(hits[0].signal_scores) == {"text"}
+    assert _clip_text_inferences(gateway) == before  # no CLIP text embedding for a tenant without images
+    api.ingest({"document_id": "red-circle", "filename": "red.png", "content": image_bytes("red", "A")})
+    hits = api.search("red circles", top_k=5, mode=common_pb2.SEARCH_MODE_VECTOR).hits
+    image_hit = next(h for h in hits if h.document_id == "red-circle")
+    assert "clip_text" in image_hit.signal_scores  # the picture is found through the CLIP text signal
+    assert _clip_text_inferences(gateway) == before + 1

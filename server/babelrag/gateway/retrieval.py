@@ -8,7 +8,10 @@ Signals (each a ranked list, fused by the store with relative-score fusion):
 - ``image``       each query image's CLIP vector against image vectors,
 - ``image_caption`` each query image's CLIP vector against the CLIP vectors of captions.
 Query embeddings are cached (by text / image digest); whole retrievals are cached per tenant and
-data version (see :mod:`babelrag.gateway.caches`).
+data version (see :mod:`babelrag.gateway.caches`). A tenant without images gets no ``clip_text``
+signal and so no CLIP text embedding of its queries: on a text-only tenant that Triton call (a
+third of a query's embedding work on CPU) could never find anything. Whether a tenant has images
+is read from the store once per data version.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ class Retriever:
         self.rt = runtime
         self._query_vectors: LruCache[np.ndarray] = LruCache(runtime.settings.embedding_cache_size, "query_embedding", runtime.metrics)
         self._results: LruCache[tuple[SearchHit, ...]] = LruCache(runtime.settings.retrieval_cache_size, "retrieval", runtime.metrics)
+        self._has_images: LruCache[bool] = LruCache(runtime.settings.retrieval_cache_size, "tenant_has_images", runtime.metrics)
 
     async def retrieve(self, tenant: str, query: RetrievalQuery, clock: StageClock) -> tuple[tuple[SearchHit, ...], bool]:
         """The fused hits for ``query`` in ``tenant``, and whether they came from the cache."""
@@ -74,12 +78,13 @@ class Retriever:
             raise InvalidRequest("a query needs text or at least one image")
         if query.mode is SearchMode.KEYWORD and not query.text.strip():
             raise InvalidRequest("a keyword search needs query text")
-        key = query.cache_key(tenant, await self.rt.data_version(tenant))
+        version = await self.rt.data_version(tenant)
+        key = query.cache_key(tenant, version)
         cached = self._results.get(key)
         if cached is not None:
             return cached, True
         with clock.stage("embed"):
-            vectors = await self._query_vectors_for(query)
+            vectors = await self._query_vectors_for(query, await self._tenant_has_images(tenant, version))
         request = self._request(query, vectors)
         with clock.stage("retrieve"):
             result = await self.rt.store.search(tenant, request)
@@ -95,25 +100,32 @@ class Retriever:
             return SearchRequest.vector(vectors, **common)
         return SearchRequest.hybrid(text, vectors, alpha=query.alpha, **common)
 
-    async def _query_vectors_for(self, query: RetrievalQuery) -> list[VectorQuery]:
+    async def _tenant_has_images(self, tenant: str, data_version: int) -> bool:
+        key = (tenant, data_version)
+        known = self._has_images.get(key)
+        if known is None:
+            known = await self.rt.store.count(tenant, SearchFilter(modalities=("image",))) > 0
+            self._has_images.put(key, known)
+        return known
+
+    async def _query_vectors_for(self, query: RetrievalQuery, tenant_has_images: bool) -> list[VectorQuery]:
         if query.mode is SearchMode.KEYWORD:
             return []
         jobs = []
         text = query.text.strip()
         if text:
             jobs.append(self._cached(("e5", text), lambda: self.rt.encoders.embed_texts([text], kind="query")))
-            jobs.append(self._cached(("clip", text), lambda: self.rt.encoders.embed_clip_texts([text])))
+            if tenant_has_images:
+                jobs.append(self._cached(("clip", text), lambda: self.rt.encoders.embed_clip_texts([text])))
         for image in query.images:
             jobs.append(self._cached(("image", digest(image)), lambda image=image: self.rt.encoders.embed_images([image])))
         embedded = await asyncio.gather(*jobs)
         vectors = []
         if text:
-            e5, clip = embedded[0], embedded[1]
-            vectors += [
-                VectorQuery(VectorName.TEXT, e5, weight=WEIGHTS["text"], name="text"),
-                VectorQuery(VectorName.IMAGE, clip, weight=WEIGHTS["clip_text"], name="clip_text"),
-            ]
-            embedded = embedded[2:]
+            vectors.append(VectorQuery(VectorName.TEXT, embedded[0], weight=WEIGHTS["text"], name="text"))
+            if tenant_has_images:
+                vectors.append(VectorQuery(VectorName.IMAGE, embedded[1], weight=WEIGHTS["clip_text"], name="clip_text"))
+            embedded = embedded[1 + tenant_has_images :]
         for index, image_vector in enumerate(embedded):
             vectors += [
                 VectorQuery(VectorName.IMAGE, image_vector, weight=WEIGHTS["image"], name=f"image{index}"),
