@@ -188,14 +188,6 @@ def headline(data: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _effective_alpha(alpha: float) -> float:
-    """E5 weight / (E5 + keyword weight) for the gateway's hybrid on a corpus without images."""
-    from babelrag.gateway.retrieval import WEIGHTS
-
-    dense = alpha * WEIGHTS["text"] / (WEIGHTS["text"] + WEIGHTS["clip_text"])
-    return dense / (dense + 1.0 - alpha) if dense + 1.0 - alpha > 0 else 1.0
-
-
 def _goals(data: Mapping[str, Any]) -> list[str]:
     section = data.get("sections", {}).get("retrieval")
     if not section:
@@ -264,11 +256,10 @@ def render_markdown(data: Mapping[str, Any], *, images: Sequence[Path] = (), rel
         out += [headline(data), ""]
         hybrids = [m for m in s["methods"] if m.startswith("hybrid@")]
         if hybrids:
-            effective = ", ".join(f"{m[7:]} → {_effective_alpha(float(m[7:])):.2f}" for m in hybrids)
             out += [
-                "hybrid@α is the gateway's alpha. With a text query the gateway shares α between the E5 signal and the "
-                "multilingual-CLIP text-to-image signal (babelrag.gateway.retrieval.WEIGHTS); a text-only corpus has no "
-                f"images, so the E5 signal's share of the fused score (E5 / (E5 + keyword)) is lower: {effective}.",
+                "hybrid@α is the gateway's alpha: on a text-only corpus the E5 signal gets α of the fused score and "
+                "BM25 1 − α (the multilingual-CLIP text-to-image signal runs only on tenants that hold images; there "
+                "it shares α with E5 as babelrag.gateway.retrieval.WEIGHTS says).",
                 "",
             ]
         out += _goals(data) + [""]
