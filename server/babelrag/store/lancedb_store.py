@@ -186,6 +186,7 @@ class _TableShape:
     #: its versions anew, so cache keys carry the generation too.
     generation: int
 
+
 _NO_CANDIDATES = CachedSignal((), None)
 
 _SCALAR_COLUMNS = [
