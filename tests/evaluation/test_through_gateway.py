@@ -177,7 +177,10 @@ def test_cli_ablation_restarts_the_gateway_per_variant(squad_dir: Path, tmp_path
     assert section["variants"]["budget=256"]["prompt_tokens"] <= section["variants"]["default"]["prompt_tokens"]
     assert len(section["fixed_conditions"]) == 2 and set(section["fixed_conditions"][0]["answers"]) == {"base", "oracle"}
     effective = section["effective_settings"]  # one change at a time: nothing carries over to the next variant
-    assert effective["default"] == {"top_k": 8, "reranker": "fused", "context_dedupe": True, "generator_context_tokens": 2048, "context_min_relevance": 0.4, "answer_opener": True}
+    assert effective["default"] == {
+        "top_k": 8, "reranker": "fused", "context_dedupe": True, "generator_context_tokens": 2048, "base_model_context_tokens": 256,
+        "context_min_relevance": 0.4, "answer_opener": True,
+    }
     for name, changed in {"top_k=3": {"top_k": 3}, "rerank=triton": {"reranker": "triton"}, "budget=256": {"generator_context_tokens": 512}, "no_opener": {"answer_opener": False}}.items():
         assert effective[name] == {**effective["default"], **changed}, name
 

@@ -150,3 +150,40 @@ def test_cancelling_ask_stops_generation_on_triton(corpus_tenant, triton_server)
     # The gateway serves the tenant's next question at once.
     _, final = split(corpus_tenant.ask("叶绿素吸收什么？", options=ask_pb2.AskOptions(max_tokens=4, **SAMPLED)))
     assert final.completion_tokens >= 1
+
+
+GLACIER_FACTS = [
+    "Glaciers carve deep U-shaped valleys as the moving ice plucks and grinds the bedrock beneath it. The valleys keep their steep walls and flat floors long after the ice has melted, and hanging valleys with waterfalls mark where smaller tributary glaciers once joined the main one.",
+    "A glacier forms where winter snowfall exceeds summer melting for many years. The buried snow compacts into grainy firn and finally into dense blue ice, which starts to flow downhill under its own weight once it is a few dozen metres thick.",
+    "Glacial meltwater feeds major rivers in Asia and South America. Millions of farmers depend on the summer flow that glaciers release during the dry season, and hydropower dams on these rivers are planned around the timing of the melt.",
+    "Moraines are ridges of rock debris that glaciers push ahead of them or drop along their sides. Geologists map these ridges, date the boulders on them and reconstruct how far the ice reached during each cold period of the last ice age.",
+    "Scientists drill ice cores from glaciers and ice sheets to study ancient air trapped in bubbles. The layers record the composition of the atmosphere, volcanic eruptions and past temperatures over hundreds of thousands of years.",
+    "Most mountain glaciers around the world are retreating quickly. The loss of glacial ice contributes a significant share of the observed rise in global sea level, and some small glaciers in the Alps and the Andes have already disappeared entirely.",
+]
+
+
+def test_a_base_model_generator_gets_the_smaller_context_budget(new_tenant, gateway, monkeypatch):
+    """The tiny generator is a base model: its passages get ``base_model_context_tokens`` (256),
+    not half the window; setting it to 0 gives it the instruction-tuned budget."""
+    import dataclasses
+
+    _, api = new_tenant()
+    api.ingest(*(text_item(f"glacier-{i}", fact, title=f"Glaciers {i}") for i, fact in enumerate(GLACIER_FACTS)))
+    runtime = gateway.gateway.runtime
+    # Every passage may enter: no relevance floor, and no near-duplicate test (the tiny E5 has
+    # random weights, so its vectors of different texts are close).
+    settings = dataclasses.replace(runtime.settings, context_min_relevance=0.0, context_dedupe=False)
+    assert runtime.generator_instruction_tuned is False and settings.base_model_context_tokens == 256
+    tokens = {f"glacier-{i}": runtime.count_tokens(fact) for i, fact in enumerate(GLACIER_FACTS)}
+    assert 50 < min(tokens.values()) and sum(tokens.values()) > 256
+
+    def context() -> list[str]:
+        _, final = split(api.ask("What do glaciers do to valleys, rivers and sea level?", options={"max_tokens": 2}))
+        return [c.document_id for c in final.context]
+
+    monkeypatch.setattr(runtime, "settings", settings)
+    small = context()
+    monkeypatch.setattr(runtime, "settings", dataclasses.replace(settings, base_model_context_tokens=0))
+    large = context()
+    assert small and sum(tokens[d] for d in small) <= 256
+    assert sorted(large) == sorted(tokens)  # half the 2048-token window holds all six

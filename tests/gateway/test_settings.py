@@ -26,6 +26,7 @@ def test_file_then_environment_then_overrides(tmp_path: Path, monkeypatch: pytes
         ("top_k", "many", "not a valid int"),
         ("no_such_thing", "1", "unknown setting"),
         ("answer_opener", "maybe", "not a valid bool"),
+        ("base_model_context_tokens", "-1", "base_model_context_tokens must not be negative"),
     ],
 )
 def test_bad_values_are_refused_with_the_setting_named(name: str, value: str, message: str) -> None:
@@ -42,3 +43,12 @@ def test_switches_read_the_usual_spellings(value: object, expected: bool, tmp_pa
     config.write_text("answer_opener = false\ncontext_dedupe = false\n")
     monkeypatch.delenv("BABELRAG_ANSWER_OPENER")
     assert (Settings.load(config).answer_opener, Settings.load(config).context_dedupe) == (False, False)
+
+
+def test_the_context_budget_depends_on_the_kind_of_generator() -> None:
+    default = Settings()
+    assert default.context_budget_for(instruction_tuned=True) == 1024  # half of the 2048-token window
+    assert default.context_budget_for(instruction_tuned=False) == 256
+    assert Settings(base_model_context_tokens=0).context_budget_for(instruction_tuned=False) == 1024
+    small_window = Settings(generator_context_tokens=300)  # never more than half the window
+    assert small_window.context_budget_for(instruction_tuned=False) == small_window.context_budget_for(instruction_tuned=True) == 150

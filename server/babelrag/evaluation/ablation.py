@@ -51,13 +51,16 @@ class Variant:
 VARIANTS: Mapping[str, Variant] = {
     v.name: v
     for v in (
-        Variant("default", {}, "the gateway's defaults (top_k 8, fused order, dedupe, budget 1024 tokens, floor 0.4, opener)"),
+        Variant(
+            "default", {}, "the gateway's defaults (top_k 8, fused order, dedupe, budget 256 tokens for a base model / 1024 instruction-tuned, floor 0.4, opener)"
+        ),
         Variant("top_k=3", {"top_k": "3"}, "retrieve 3 passages instead of 8"),
         Variant("top_k=16", {"top_k": "16"}, "retrieve 16 candidates (the context still holds at most 8)"),
         Variant("rerank=lexical", {"reranker": "lexical"}, "rerank by query-term coverage blended with the fused score"),
         Variant("rerank=triton", {"reranker": "triton"}, "rerank with the profile's cross-encoder on Triton", needs_reranker=True),
         Variant("no_dedupe", {"context_dedupe": "false"}, "keep near-duplicates; no MMR diversity in the selection"),
-        Variant("budget=256", {"generator_context_tokens": "512"}, "a context budget of 256 tokens instead of 1024"),
+        Variant("budget=256", {"generator_context_tokens": "512"}, "a context budget of 256 tokens for any generator (instruction-tuned ones get 1024)"),
+        Variant("budget=1024", {"base_model_context_tokens": "0"}, "a base-model generator gets the instruction-tuned budget, 1024 tokens, instead of 256"),
         Variant("no_floor", {"context_min_relevance": "0"}, "no relevance floor (weak passages stay in)"),
         Variant("no_opener", {"answer_opener": "false"}, "no answer opener after the cue (base models)"),
     )

@@ -142,7 +142,7 @@ class AskPipeline:
         with clock.stage("assemble"):
             context = assemble_context(
                 ranked,
-                budget_tokens=self.rt.settings.context_budget_tokens,
+                budget_tokens=self.rt.settings.context_budget_for(instruction_tuned=self.rt.generator_instruction_tuned),
                 count_tokens=self.rt.count_tokens,
                 min_relative_relevance=self.rt.settings.context_min_relevance,
                 **({} if self.rt.settings.context_dedupe else NO_DEDUPE),
