@@ -84,7 +84,7 @@ class Retriever:
         if cached is not None:
             return cached, True
         with clock.stage("embed"):
-            vectors = await self._query_vectors_for(query, await self._tenant_has_images(tenant, version))
+            vectors = await self._query_vectors_for(query, tenant, version)
         request = self._request(query, vectors)
         with clock.stage("retrieve"):
             result = await self.rt.store.search(tenant, request)
@@ -108,11 +108,13 @@ class Retriever:
             self._has_images.put(key, known)
         return known
 
-    async def _query_vectors_for(self, query: RetrievalQuery, tenant_has_images: bool) -> list[VectorQuery]:
+    async def _query_vectors_for(self, query: RetrievalQuery, tenant: str, data_version: int) -> list[VectorQuery]:
         if query.mode is SearchMode.KEYWORD:
             return []
         jobs = []
         text = query.text.strip()
+        # Only a text query has a clip_text signal, so only it asks whether the tenant has images.
+        tenant_has_images = bool(text) and await self._tenant_has_images(tenant, data_version)
         if text:
             jobs.append(self._cached(("e5", text), lambda: self.rt.encoders.embed_texts([text], kind="query")))
             if tenant_has_images:
